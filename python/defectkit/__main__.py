@@ -1,0 +1,5 @@
+import sys
+
+from defectkit.cli import main
+
+sys.exit(main())

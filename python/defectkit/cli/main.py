@@ -1,0 +1,45 @@
+"""Entry point: ``defectkit <command> ...``. Each command lives in its own module
+and is imported only when run, so runtime commands work without torch."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+import defectkit
+
+# command -> (module under defectkit.cli, one-line help)
+COMMANDS = {
+    "info": ("info", "print the package and ONNX Runtime versions the native runtime loads"),
+    "read": ("read", "decode strips with the native reader and summarise them"),
+    "synth": ("synth", "write the procedural demo strip dataset (MVTec layout)"),
+    "demo": ("demo", "run the main job end to end on the embedded demo dataset"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="defectkit", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"defectkit {defectkit.__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(f"defectkit.cli.{module}").add_arguments(command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    module = importlib.import_module(f"defectkit.cli.{COMMANDS[args.command][0]}")
+    try:
+        return int(module.run(args) or 0)
+    except defectkit.Error as error:
+        print(f"defectkit {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
