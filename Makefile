@@ -18,7 +18,12 @@ SYSTEM_STAMP := .deps/system.stamp
 ORT_HEADERS := .deps/onnxruntime/include/onnxruntime_cxx_api.h
 DEPS_STAMP := $(VENV)/.deps.stamp
 NATIVE_STAMP := $(VENV)/.native.stamp
-NATIVE_SOURCES := CMakeLists.txt pyproject.toml $(shell find cpp bindings cmake -type f 2>/dev/null)
+# The editable install maps each Python file by name, so adding or removing
+# one needs a reinstall; this list file changes only when the set does.
+PY_FILE_LIST := build/python-files.txt
+$(shell mkdir -p build && find python export -name '*.py' | sort > $(PY_FILE_LIST).new && \
+  (cmp -s $(PY_FILE_LIST).new $(PY_FILE_LIST) && rm $(PY_FILE_LIST).new || mv $(PY_FILE_LIST).new $(PY_FILE_LIST)))
+NATIVE_SOURCES := CMakeLists.txt pyproject.toml $(PY_FILE_LIST) $(shell find cpp bindings cmake -type f 2>/dev/null)
 CPP_TEST_SOURCES := $(shell find tests/cpp -type f 2>/dev/null)
 
 .PHONY: help setup demo test test-python test-cpp cpp clean
@@ -33,6 +38,7 @@ $(SYSTEM_STAMP): scripts/install_system_deps.sh
 
 $(ORT_HEADERS): $(SYSTEM_STAMP)
 	bash scripts/fetch_onnxruntime_headers.sh .deps
+	touch $@
 
 # Python dependencies: the build tools first (the editable build does not
 # isolate itself, so rebuilds are incremental), then the extras.

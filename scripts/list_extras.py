@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pathlib
 import sys
+
 import tomllib
 
 project = tomllib.loads((pathlib.Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]

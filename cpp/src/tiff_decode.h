@@ -26,6 +26,7 @@ class TiffFile {
 
  private:
   struct Messages {
+    std::string path;  // dropped from libtiff's messages: the caller prefixes it already
     std::string first_error;
   };
   static int on_error(TIFF*, void* user_data, const char* module, const char* fmt, va_list ap);
@@ -39,15 +40,15 @@ class TiffFile {
 struct TiffPage {
   uint32_t width = 0;
   uint32_t height = 0;
-  uint16_t samples = 1;         // samples per pixel
-  uint16_t bits = 1;            // bits per sample
-  uint16_t sample_format = 1;   // SAMPLEFORMAT_*; absent means UINT
-  uint16_t planar = 1;          // PLANARCONFIG_CONTIG or _SEPARATE
-  uint16_t compression = 1;     // COMPRESSION_*
+  uint16_t samples = 1;        // samples per pixel
+  uint16_t bits = 1;           // bits per sample
+  uint16_t sample_format = 1;  // SAMPLEFORMAT_*; absent means UINT
+  uint16_t planar = 1;         // PLANARCONFIG_CONTIG or _SEPARATE
+  uint16_t compression = 1;    // COMPRESSION_*
   bool tiled = false;
-  uint32_t tile_width = 0;      // tiled only
-  uint32_t tile_height = 0;     // tiled only
-  uint32_t depth = 1;           // ImageDepth; > 1 is a 3-D volume
+  uint32_t tile_width = 0;   // tiled only
+  uint32_t tile_height = 0;  // tiled only
+  uint32_t depth = 1;        // ImageDepth; > 1 is a 3-D volume
 
   // "uint8", "float32", "int16", "12-bit uint", ...
   std::string sample_type_name() const;

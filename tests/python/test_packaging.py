@@ -29,7 +29,7 @@ def test_runtime_install_requires_only_numpy_and_onnxruntime() -> None:
 
 def test_native_paths_work_without_torch_or_the_training_stack(tmp_path: pathlib.Path) -> None:
     strip = np.random.default_rng(0).uniform(0, 255, (4, 32, 24)).astype(np.float32)
-    tifffile.imwrite(tmp_path / "strip.tif", strip, planarconfig="separate")
+    tifffile.imwrite(tmp_path / "strip.tif", strip, photometric="minisblack", planarconfig="separate")
     model = square_and_twice_model(tmp_path / "m.onnx")
     # A child interpreter in which importing any training dependency fails,
     # as it would in a `pip install defectkit` environment.
@@ -55,15 +55,24 @@ def test_native_paths_work_without_torch_or_the_training_stack(tmp_path: pathlib
     np.testing.assert_array_equal(np.load(tmp_path / "read.npy"), strip)
 
 
-@pytest.mark.skipif(shutil.which("cmake") is None and not (pathlib.Path(sys.prefix) / "bin/cmake").exists(),
-                    reason="needs cmake")
+@pytest.mark.skipif(
+    shutil.which("cmake") is None and not (pathlib.Path(sys.prefix) / "bin/cmake").exists(),
+    reason="needs cmake",
+)
 def test_a_cpp_program_builds_against_the_installed_package(tmp_path: pathlib.Path) -> None:
-    cmake = str(pathlib.Path(sys.prefix) / "bin/cmake") if (pathlib.Path(sys.prefix) / "bin/cmake").exists() else "cmake"
+    cmake = (
+        str(pathlib.Path(sys.prefix) / "bin/cmake")
+        if (pathlib.Path(sys.prefix) / "bin/cmake").exists()
+        else "cmake"
+    )
     config = defectkit.cmake_dir() / "defectkitConfig.cmake"
     assert config.is_file(), f"the installed package has no {config}"
     source = REPO / "tests/cpp/find_package_consumer"
-    subprocess.run([cmake, "-S", source, "-B", tmp_path, f"-Ddefectkit_DIR={defectkit.cmake_dir()}"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [cmake, "-S", source, "-B", tmp_path, f"-Ddefectkit_DIR={defectkit.cmake_dir()}"],
+        check=True,
+        capture_output=True,
+    )
     subprocess.run([cmake, "--build", tmp_path], check=True, capture_output=True)
     result = subprocess.run([tmp_path / "consumer"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -15,6 +15,8 @@ COMMANDS = {
     "info": ("info", "print the package and ONNX Runtime versions the native runtime loads"),
     "read": ("read", "decode strips with the native reader and summarise them"),
     "synth": ("synth", "write the procedural demo strip dataset (MVTec layout)"),
+    "train": ("train", "train reference_unet on an MVTec-layout folder of strips"),
+    "eval": ("eval", "image and pixel AUROC of a trained run on a dataset's test split"),
     "demo": ("demo", "run the main job end to end on the embedded demo dataset"),
 }
 

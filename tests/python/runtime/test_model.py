@@ -61,11 +61,11 @@ def test_model_runs_a_tiny_graph_and_returns_its_values(tmp_path: pathlib.Path) 
 
 
 def test_model_errors_are_defectkit_errors(tmp_path: pathlib.Path) -> None:
-    with pytest.raises(defectkit.FileMissingError, match="nope.onnx"):
+    with pytest.raises(defectkit.FileMissingError, match=r"nope\.onnx"):
         defectkit.Model(tmp_path / "nope.onnx")
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"not a protobuf at all")
-    with pytest.raises(defectkit.ModelError, match="garbage.onnx"):
+    with pytest.raises(defectkit.ModelError, match=r"garbage\.onnx"):
         defectkit.Model(garbage)
     model = defectkit.Model(square_and_twice_model(tmp_path / "m.onnx"))
     with pytest.raises(defectkit.InvalidArgumentError, match=r"expects shape \(-1, 3\), got \(2, 4\)"):
@@ -75,7 +75,10 @@ def test_model_errors_are_defectkit_errors(tmp_path: pathlib.Path) -> None:
 
 
 def test_a_missing_onnxruntime_library_is_a_clear_backend_error() -> None:
-    code = "import defectkit\ntry:\n    defectkit.native_info()\nexcept defectkit.BackendError as e:\n    print(e)\n"
+    code = (
+        "import defectkit\ntry:\n    defectkit.native_info()\n"
+        "except defectkit.BackendError as e:\n    print(e)\n"
+    )
     env = {**os.environ, "DEFECTKIT_ORT_LIBRARY": "/nonexistent/libonnxruntime.so"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert "cannot load the ONNX Runtime library '/nonexistent/libonnxruntime.so'" in result.stdout
