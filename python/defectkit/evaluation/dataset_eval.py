@@ -1,0 +1,48 @@
+"""Evaluating a trained run on a dataset's test split: heatmaps, scores, metrics."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from defectkit.data.layout import Sample, discover_dataset, read_mask
+from defectkit.data.strip_io import read_strip_tifffile
+from defectkit.evaluation.metrics import evaluate
+from defectkit.evaluation.sliding_window import image_score, sliding_window_heatmap
+
+
+def inspect_samples(
+    model: torch.nn.Module, samples: list[Sample], patch: int, *, progress: bool = True, box: int = 21
+) -> Iterator[tuple[Sample, np.ndarray, np.ndarray, float]]:
+    """Yields (sample, strip (C, H, W) 0..255, heatmap (H, W), image score) per sample."""
+    for sample in tqdm(samples, desc="inspecting", unit="strip", disable=not progress):
+        strip = read_strip_tifffile(sample.path)
+        heatmap = sliding_window_heatmap(model, strip[:3] / 255.0, patch=patch)
+        yield sample, strip, heatmap, image_score(heatmap, box=box)
+
+
+def evaluate_run(model: torch.nn.Module, data: pathlib.Path, patch: int, *, progress: bool = True) -> dict:
+    """Image and pixel AUROC (overall and per category) and F1-optimal thresholds on ``data``'s test split."""
+    layout = discover_dataset(data)
+    records = []
+    for sample, _, heatmap, score in inspect_samples(model, layout.test, patch, progress=progress):
+        mask = (
+            read_mask(sample.mask_path, heatmap.shape) if sample.mask_path else np.zeros(heatmap.shape, bool)
+        )
+        records.append(
+            {
+                "category": sample.category,
+                "label": int(sample.category != "good"),
+                "mask": mask,
+                "heatmap": heatmap,
+                "score": score,
+                "path": str(sample.path),
+            }
+        )
+    result = evaluate(records)
+    result["scores"] = [{"path": r["path"], "category": r["category"], "score": r["score"]} for r in records]
+    return result

@@ -1,0 +1,194 @@
+"""The reference UNet: DRAEM's discriminative sub-network over (target, ref1, ref2).
+
+The architecture is exactly the discriminative network of DRAEM (Zavrtanik,
+Kristan, Skocaj, "DRAEM - A discriminatively trained reconstruction embedding
+for surface anomaly detection", ICCV 2021): a six-block encoder and a five-step
+decoder with skip connections. Only the input differs: instead of the image
+and its reconstruction, the network sees the target capture and two reference
+captures of the same surface, and learns to mark what the target has and both
+references lack.
+
+Attribute names follow the DRAEM reference code (``encoder_segment.block1``,
+``decoder_segment.up_b``, ``fin_out``, ...), so a seed checkpoint's
+``state_dict`` loads without renaming.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from defectkit.errors import InvalidArgumentError
+from defectkit.models.reference_unet.config import UNetConfig
+
+__all__ = ["ReferenceUNet", "count_flops"]
+
+# Five 2x max-pools between the six encoder blocks: H and W must survive them exactly.
+SIZE_MULTIPLE = 32
+
+
+def double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Conv3x3-BN-ReLU twice: one encoder block, or the merge step after a skip concatenation."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+def up_conv(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Bilinear 2x upsample then Conv3x3-BN-ReLU (DRAEM upsamples instead of using transposed convs)."""
+    return nn.Sequential(
+        nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True),
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+class Encoder(nn.Module):
+    """Six double-conv blocks of widths w, 2w, 4w, 8w, 8w, 8w with a 2x max-pool between each."""
+
+    def __init__(self, in_channels: int, width: int) -> None:
+        super().__init__()
+        w = width
+        self.block1 = double_conv(in_channels, w)
+        self.mp1 = nn.MaxPool2d(2)
+        self.block2 = double_conv(w, 2 * w)
+        self.mp2 = nn.MaxPool2d(2)
+        self.block3 = double_conv(2 * w, 4 * w)
+        self.mp3 = nn.MaxPool2d(2)
+        self.block4 = double_conv(4 * w, 8 * w)
+        self.mp4 = nn.MaxPool2d(2)
+        self.block5 = double_conv(8 * w, 8 * w)
+        self.mp5 = nn.MaxPool2d(2)
+        self.block6 = double_conv(8 * w, 8 * w)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        b1 = self.block1(x)  # (N, w, H, W)
+        b2 = self.block2(self.mp1(b1))  # (N, 2w, H/2, W/2)
+        b3 = self.block3(self.mp2(b2))  # (N, 4w, H/4, W/4)
+        b4 = self.block4(self.mp3(b3))  # (N, 8w, H/8, W/8)
+        b5 = self.block5(self.mp4(b4))  # (N, 8w, H/16, W/16)
+        b6 = self.block6(self.mp5(b5))  # (N, 8w, H/32, W/32)
+        return b1, b2, b3, b4, b5, b6
+
+
+class Decoder(nn.Module):
+    """Upsample + conv, concatenate the matching encoder features, double conv; five times."""
+
+    def __init__(self, width: int, num_classes: int) -> None:
+        super().__init__()
+        w = width
+        self.up_b = up_conv(8 * w, 8 * w)
+        self.db_b = double_conv(8 * w + 8 * w, 8 * w)
+        self.up1 = up_conv(8 * w, 4 * w)
+        self.db1 = double_conv(4 * w + 8 * w, 4 * w)
+        self.up2 = up_conv(4 * w, 2 * w)
+        self.db2 = double_conv(2 * w + 4 * w, 2 * w)
+        self.up3 = up_conv(2 * w, w)
+        self.db3 = double_conv(w + 2 * w, w)
+        self.up4 = up_conv(w, w)
+        self.db4 = double_conv(w + w, w)
+        # A Sequential of one conv, as in DRAEM, so checkpoint keys read fin_out.0.*.
+        self.fin_out = nn.Sequential(nn.Conv2d(w, num_classes, kernel_size=3, padding=1))
+
+    def forward(self, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        b1, b2, b3, b4, b5, b6 = features
+        x = self.db_b(torch.cat((self.up_b(b6), b5), dim=1))  # (N, 8w, H/16, W/16)
+        x = self.db1(torch.cat((self.up1(x), b4), dim=1))  # (N, 4w, H/8, W/8)
+        x = self.db2(torch.cat((self.up2(x), b3), dim=1))  # (N, 2w, H/4, W/4)
+        x = self.db3(torch.cat((self.up3(x), b2), dim=1))  # (N, w, H/2, W/2)
+        x = self.db4(torch.cat((self.up4(x), b1), dim=1))  # (N, w, H, W)
+        return self.fin_out(x)  # (N, num_classes, H, W)
+
+
+class ReferenceUNet(nn.Module):
+    """DRAEM's discriminative UNet over (target, ref1, ref2) channels.
+
+    Args:
+        config: Network shape; defaults to :class:`UNetConfig` ().
+
+    Example:
+        >>> model = ReferenceUNet(UNetConfig(width=8)).eval()
+        >>> model(torch.rand(2, 3, 128, 128)).shape
+        torch.Size([2, 2, 128, 128])
+    """
+
+    def __init__(self, config: UNetConfig | None = None) -> None:
+        super().__init__()
+        self.config = config if config is not None else UNetConfig()
+        self.encoder_segment = Encoder(self.config.in_channels, self.config.width)
+        self.decoder_segment = Decoder(self.config.width, self.config.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Returns per-pixel class logits.
+
+        Args:
+            x: (N, C, H, W) float32 in [0, 1]; C = ``config.in_channels``; H, W multiples of 32.
+
+        Returns:
+            (N, num_classes, H, W) logits; class 1 is "defect".
+
+        Raises:
+            InvalidArgumentError: if ``x`` is not 4-D with the configured channels and H, W multiples of 32.
+        """
+        self._check_input(x)
+        features = self.encoder_segment(x)  # six maps, (N, w, H, W) ... (N, 8w, H/32, W/32)
+        return self.decoder_segment(features)  # (N, num_classes, H, W)
+
+    def defect_probability(self, x: torch.Tensor) -> torch.Tensor:
+        """Returns the softmax probability of class 1 ("defect").
+
+        Args:
+            x: (N, C, H, W) float32 in [0, 1], as for :meth:`forward`.
+
+        Returns:
+            (N, 1, H, W) probabilities in [0, 1].
+        """
+        logits = self(x)  # (N, num_classes, H, W)
+        return torch.softmax(logits, dim=1)[:, 1:2]  # (N, 1, H, W)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        # Evaluated on Python ints at trace time: an export with static shapes carries no trace of it.
+        shape = tuple(x.shape)
+        if len(shape) != 4 or shape[1] != self.config.in_channels:
+            msg = f"expected input (N, {self.config.in_channels}, H, W), got shape {shape}"
+            raise InvalidArgumentError(msg)
+        if shape[2] % SIZE_MULTIPLE or shape[3] % SIZE_MULTIPLE:
+            msg = f"input height and width must be multiples of {SIZE_MULTIPLE}, got shape {shape}"
+            raise InvalidArgumentError(msg)
+
+
+def count_flops(model: nn.Module, height: int, width: int) -> float:
+    """Counts the GFLOP of one forward pass over a single (1, C, height, width) input.
+
+    Uses :class:`torch.utils.flop_counter.FlopCounterMode`, which counts a multiply-add as two
+    FLOPs and covers convolutions (and matmuls); BN, ReLU, pooling and upsampling are not counted
+    and are negligible next to the convolutions.
+
+    Args:
+        model: A :class:`ReferenceUNet` (anything with ``config.in_channels`` or taking 3 channels).
+        height: Input height in pixels.
+        width: Input width in pixels.
+
+    Returns:
+        GFLOP (1e9 FLOPs) per forward of one image.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    config = getattr(model, "config", None)
+    in_channels = getattr(config, "in_channels", 3)
+    parameter = next(model.parameters())
+    x = torch.zeros(1, in_channels, height, width, dtype=parameter.dtype, device=parameter.device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+            model(x)
+    finally:
+        model.train(was_training)
+    return counter.get_total_flops() / 1e9

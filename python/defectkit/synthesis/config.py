@@ -1,0 +1,112 @@
+"""The settings of defect synthesis for ``reference_unet`` training, with their reasons."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from defectkit.errors import InvalidArgumentError
+
+__all__ = ["BROAD_KINDS", "FAMILIES", "SynthesisConfig"]
+
+FAMILIES = ("broad", "seed")
+BROAD_KINDS = ("spot", "elongated", "scratch", "cluster")
+
+
+def _check_range(name: str, value: tuple[float, float], low: float) -> None:
+    if len(value) != 2 or not low <= value[0] <= value[1]:
+        msg = f"SynthesisConfig.{name} must be a (min, max) pair with {low} <= min <= max, got {value!r}"
+        raise InvalidArgumentError(msg)
+
+
+@dataclass(frozen=True)
+class SynthesisConfig:
+    """How defects are synthesised on defect-free strip patches.
+
+    A patch is defective with probability ``p_defective``. A defective patch gets
+    ``n_defects`` stamps: ``target_only`` of them in the target channel (they alone
+    form the ground-truth mask), the rest in the references (ref1 only, ref2 only, or
+    the same stamp in both), which the model must learn to ignore.
+
+    Ranges are inclusive ``(min, max)`` pairs: integers for counts, floats for sizes.
+    """
+
+    # "broad": spots, elongated spots, scratches and clusters over a wide range of sizes
+    # and contrasts; "seed": the seed tool's two small Gaussians at four intensities.
+    # Which trains the better model is measured, not assumed.
+    family: str = "broad"
+    n_defects: tuple[int, int] = (3, 8)  # stamps per defective patch, all channels together
+    target_only: tuple[int, int] = (1, 2)  # of those, stamps in the target only (the ground truth)
+    p_defective: float = 0.5  # the rest stay clean, so the model also learns "nothing to report"
+    # Probabilities that a reference stamp goes to ref1 only, ref2 only, or both refs.
+    ref_split: tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3)
+    # Largest sub-pixel shift (pixels, each axis) of ref1 and ref2 against the target, on every
+    # patch, clean ones included: captures of one surface never register exactly, and a model
+    # trained on perfect registration flags every edge of a slightly shifted reference. 0 disables.
+    misregistration_px: float = 0.5
+    # A stamp's mask is where its profile reaches this fraction of its peak |value|.
+    mask_threshold: float = 0.1
+
+    # --- seed family ------------------------------------------------------------------------
+    seed_intensities: tuple[float, ...] = (-80.0, -60.0, 60.0, 80.0)  # 0..255 scale
+
+    # --- broad family -----------------------------------------------------------------------
+    # Relative frequency of each kind (spot, elongated, scratch, cluster).
+    broad_weights: tuple[float, float, float, float] = (0.4, 0.2, 0.2, 0.2)
+    amplitude: tuple[float, float] = (15.0, 100.0)  # |peak change| on the 0..255 scale, either sign
+    spot_diameter_px: tuple[float, float] = (2.0, 9.0)  # diameter of the mask (0.1-of-peak contour)
+    elongated_length_px: tuple[float, float] = (5.0, 14.0)  # mask length along the long axis
+    elongated_aspect: tuple[float, float] = (2.0, 4.0)  # long axis / short axis
+    scratch_length_px: tuple[float, float] = (5.0, 25.0)
+    scratch_width_px: tuple[float, float] = (1.0, 2.0)  # anti-aliased, so widths need not be whole
+    cluster_count: tuple[int, int] = (2, 5)  # tiny spots per cluster
+    cluster_spot_diameter_px: tuple[float, float] = (2.0, 4.0)
+    cluster_radius_px: float = 4.0  # spot centres lie within this distance of the cluster centre
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            msg = f"SynthesisConfig.family must be one of {FAMILIES}, got {self.family!r}"
+            raise InvalidArgumentError(msg)
+        _check_range("n_defects", self.n_defects, 1)
+        _check_range("target_only", self.target_only, 1)
+        if self.target_only[0] > self.n_defects[0]:
+            msg = (
+                f"SynthesisConfig.target_only {self.target_only!r} asks for more target stamps than "
+                f"n_defects {self.n_defects!r} allows"
+            )
+            raise InvalidArgumentError(msg)
+        if not 0.0 <= self.p_defective <= 1.0:
+            msg = f"SynthesisConfig.p_defective must lie in [0, 1], got {self.p_defective!r}"
+            raise InvalidArgumentError(msg)
+        split = self.ref_split
+        if len(split) != 3 or min(split) < 0 or not math.isclose(sum(split), 1.0, abs_tol=1e-6):
+            msg = (
+                f"SynthesisConfig.ref_split must be 3 non-negative probabilities summing to 1, got {split!r}"
+            )
+            raise InvalidArgumentError(msg)
+        if not 0.0 <= self.misregistration_px < 8.0:
+            msg = f"SynthesisConfig.misregistration_px must lie in [0, 8), got {self.misregistration_px!r}"
+            raise InvalidArgumentError(msg)
+        if not 0.0 < self.mask_threshold < 1.0:
+            msg = f"SynthesisConfig.mask_threshold must lie in (0, 1), got {self.mask_threshold!r}"
+            raise InvalidArgumentError(msg)
+        if not self.seed_intensities or 0.0 in self.seed_intensities:
+            msg = f"SynthesisConfig.seed_intensities must be non-zero values, got {self.seed_intensities!r}"
+            raise InvalidArgumentError(msg)
+        weights = self.broad_weights
+        if len(weights) != len(BROAD_KINDS) or min(weights) < 0 or sum(weights) <= 0:
+            msg = (
+                f"SynthesisConfig.broad_weights must be 4 non-negative weights {BROAD_KINDS}, got {weights!r}"
+            )
+            raise InvalidArgumentError(msg)
+        _check_range("amplitude", self.amplitude, 1e-6)
+        _check_range("spot_diameter_px", self.spot_diameter_px, 1.0)
+        _check_range("elongated_length_px", self.elongated_length_px, 1.0)
+        _check_range("elongated_aspect", self.elongated_aspect, 1.0)
+        _check_range("scratch_length_px", self.scratch_length_px, 1.0)
+        _check_range("scratch_width_px", self.scratch_width_px, 0.5)
+        _check_range("cluster_count", self.cluster_count, 1)
+        _check_range("cluster_spot_diameter_px", self.cluster_spot_diameter_px, 1.0)
+        if self.cluster_radius_px < 0:
+            msg = f"SynthesisConfig.cluster_radius_px must be >= 0, got {self.cluster_radius_px!r}"
+            raise InvalidArgumentError(msg)

@@ -1,0 +1,66 @@
+"""Checkpoints that survive a crash and load without unpickling code.
+
+``RUN/last.pt`` and ``RUN/best.pt`` are written to a temporary name in the
+same folder, flushed to disk, then renamed over the old file: a kill at any
+moment leaves either the old or the new checkpoint, never half of one. They
+hold only tensors and plain values, so ``torch.load(..., weights_only=True)``
+reads them, and the model config travels inside so nothing else is needed to
+rebuild the model.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import tempfile
+from typing import Any
+
+import torch
+
+from defectkit.errors import BadFileError, FileMissingError
+
+FORMAT_VERSION = 1
+
+
+def save_atomically(payload: dict[str, Any], path: pathlib.Path) -> None:
+    """Writes ``payload`` with torch.save to ``path`` atomically (temp file, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)  # make the rename itself durable
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: pathlib.Path) -> dict[str, Any]:
+    """Loads a checkpoint weights-only; refuses anything else with a clear error.
+
+    Raises:
+        FileMissingError: no file at ``path``.
+        BadFileError: not a defectkit checkpoint, corrupt, or holding pickled code.
+    """
+    if not path.is_file():
+        msg = f"{path}: no such checkpoint"
+        raise FileMissingError(msg)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for corrupt or unsafe files
+        msg = f"{path}: not a loadable weights-only checkpoint ({type(error).__name__}: {error})"
+        raise BadFileError(msg) from error
+    if not isinstance(payload, dict) or payload.get("format") != "defectkit-checkpoint":
+        msg = f"{path}: not a defectkit checkpoint"
+        raise BadFileError(msg)
+    if payload.get("format_version", 0) > FORMAT_VERSION:
+        msg = f"{path}: checkpoint format {payload['format_version']} is newer than this defectkit reads"
+        raise BadFileError(msg)
+    return payload

@@ -1,0 +1,78 @@
+"""Training settings, one dataclass; defaults follow the seed's tool (DRAEM's recipe)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+from typing import Any
+
+from defectkit.errors import InvalidArgumentError
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a training run needs besides the data; saved as ``RUN/config.json``."""
+
+    data: str = ""  # MVTec-layout folder (train/good, optional valid/)
+    out: str = ""  # the run folder
+    epochs: int = 100
+    batch_size: int = 8  # DRAEM's batch size
+    lr: float = 1e-4  # Adam, DRAEM's learning rate; MultiStepLR x0.2 at 80% and 90% of the epochs
+    lr_milestones: tuple[float, float] = (0.8, 0.9)
+    lr_gamma: float = 0.2
+    width: int = 64  # UNet width; 64 is the seed's model
+    patch_size: int = 0  # 0: by image type (strip 128, square 256)
+    n_defects: tuple[int, int] = (3, 8)  # defects per defective patch, inclusive
+    p_defective: float = 0.5
+    synthesis: str = "broad"  # "seed" (two Gaussian shapes) or "broad" (sizes, lines, clusters)
+    misregistration_px: float = 0.5  # max sub-pixel shift of the references during training
+    gamma_schedule: str = "cosine"  # focal-loss gamma over training: cosine, linear or constant
+    gamma_start: float = 1.0
+    gamma_end: float = 3.0
+    focal_alpha: float = 0.75
+    seed: int = 0
+    cache_size: int = 64  # decoded strips kept per data-loading process
+    workers: int = 0  # DataLoader workers; 0 loads in the training process
+    holdout: int = 2  # train/good strips held out for validation when there is no valid/
+    threads: int = 0  # torch intra-op threads; 0 leaves torch's default
+
+    def validate(self) -> None:
+        """Raises InvalidArgumentError on settings that cannot train."""
+        problems = []
+        if self.epochs < 1:
+            problems.append(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            problems.append(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.lr <= 0:
+            problems.append(f"lr must be > 0, got {self.lr}")
+        if self.width < 1:
+            problems.append(f"width must be >= 1, got {self.width}")
+        if self.patch_size and self.patch_size % 32:
+            problems.append(
+                f"patch_size must be a multiple of 32 (the UNet pools 5 times), got {self.patch_size}"
+            )
+        lo, hi = self.n_defects
+        if not 1 <= lo <= hi:
+            problems.append(f"n_defects must be 1 <= min <= max, got {self.n_defects}")
+        if self.gamma_schedule not in ("cosine", "linear", "constant"):
+            problems.append(f"gamma_schedule must be cosine, linear or constant, got {self.gamma_schedule!r}")
+        if problems:
+            msg = "invalid training settings: " + "; ".join(problems)
+            raise InvalidArgumentError(msg)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            msg = f"unknown training settings: {unknown}"
+            raise InvalidArgumentError(msg)
+        converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return cls(**converted)
+
+    def save(self, path: pathlib.Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")

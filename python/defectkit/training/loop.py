@@ -1,0 +1,256 @@
+"""``train(config)``: the training run, resumable, single- or multi-process.
+
+Every random choice derives from (seed, epoch, index): patches and their
+synthetic defects from the dataset's per-item generator, the order from the
+sampler's (seed + epoch) generator. A resumed run therefore continues with
+exactly the batches an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import pathlib
+import time
+from typing import Any
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from defectkit._version import __version__
+from defectkit.data.layout import discover_dataset
+from defectkit.data.patches import patch_size_for
+from defectkit.data.strip_io import read_strip_tifffile
+from defectkit.data.training_set import StripPatchDataset, make_validation_set
+from defectkit.errors import FileMissingError
+from defectkit.models.reference_unet import FocalLoss, ReferenceUNet, UNetConfig, gamma_at
+from defectkit.synthesis import SynthesisConfig
+from defectkit.training import distributed
+from defectkit.training.checkpoint import FORMAT_VERSION, load_checkpoint, save_atomically
+from defectkit.training.config import TrainConfig
+from defectkit.training.validation import ValidationSet, held_out_paths, run_validation
+
+logger = logging.getLogger("defectkit")
+
+
+def synthesis_config(config: TrainConfig) -> SynthesisConfig:
+    return SynthesisConfig(
+        family=config.synthesis,
+        n_defects=tuple(config.n_defects),
+        p_defective=config.p_defective,
+        misregistration_px=config.misregistration_px,
+    )
+
+
+def build_validation(config: TrainConfig, layout, held_out: list[pathlib.Path], patch: int) -> ValidationSet:
+    if layout.valid:
+        return ValidationSet(samples=layout.valid, patch_size=patch)
+    # Held-out strips with synthetic defects; a different seed from training's.
+    x, masks = make_validation_set(held_out, patch, synthesis_config(config), seed=config.seed + 7919)
+    return ValidationSet(patches=x, masks=masks, patch_size=patch)
+
+
+def checkpoint_payload(
+    model,
+    optimizer,
+    scheduler,
+    epoch: int,
+    best: float,
+    config: TrainConfig,
+    model_config: UNetConfig,
+    metrics: dict,
+) -> dict[str, Any]:
+    return {
+        "format": "defectkit-checkpoint",
+        "format_version": FORMAT_VERSION,
+        "family": "reference_unet",
+        "defectkit_version": __version__,
+        "epoch": epoch,
+        "best_pixel_auroc": best,
+        "model_config": model_config.to_dict(),
+        "train_config": config.to_dict(),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler_last_epoch": scheduler.last_epoch,
+        "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))},
+    }
+
+
+def append_metrics(path: pathlib.Path, row: dict) -> None:
+    with path.open("a") as handle:
+        handle.write(json.dumps(row) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def truncate_metrics(path: pathlib.Path, last_epoch: int) -> None:
+    """Drops metric rows past the checkpoint (a run killed between the two writes)."""
+    if not path.exists():
+        return
+    rows = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = [line for line in rows if json.loads(line)["epoch"] <= last_epoch]
+    path.write_text("".join(line + "\n" for line in kept))
+
+
+def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Trains a reference_unet on ``config.data`` into ``config.out``.
+
+    Writes ``config.json``, ``metrics.jsonl`` (a row per epoch), ``last.pt``
+    and ``best.pt`` (by validation pixel AUROC). With ``resume``, continues
+    from ``last.pt`` exactly where it stopped.
+
+    Returns:
+        The last epoch's metrics row.
+    """
+    config.validate()
+    world = distributed.init_world()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    out = pathlib.Path(config.out)
+    layout = discover_dataset(pathlib.Path(config.data))
+    train_paths, held_out = held_out_paths(layout.train_good, 0 if layout.valid else config.holdout)
+    _, height, width = read_strip_tifffile(train_paths[0]).shape
+    patch = config.patch_size or patch_size_for(height, width)
+
+    dataset = StripPatchDataset(
+        train_paths,
+        patch_size=patch,
+        synthesis=synthesis_config(config),
+        cache_size=config.cache_size,
+        seed=config.seed,
+    )
+    dataset.validate()
+    validation = build_validation(config, layout, held_out, patch) if world.is_main else None
+
+    torch.manual_seed(config.seed)
+    model_config = UNetConfig(width=config.width)
+    model = ReferenceUNet(model_config)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    milestones = sorted({max(1, round(f * config.epochs)) for f in config.lr_milestones})
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=config.lr_gamma)
+    start_epoch, best = 0, -math.inf
+    if resume:
+        if not (out / "last.pt").exists():
+            msg = f"{out}: nothing to resume (no last.pt)"
+            raise FileMissingError(msg)
+        state = load_checkpoint(out / "last.pt")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.last_epoch = state["scheduler_last_epoch"]
+        start_epoch, best = state["epoch"] + 1, state["best_pixel_auroc"]
+        if world.is_main:
+            truncate_metrics(out / "metrics.jsonl", state["epoch"])
+            logger.info("resuming %s after epoch %d", out, state["epoch"])
+    elif world.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        config.save(out / "config.json")
+        (out / "metrics.jsonl").unlink(missing_ok=True)
+
+    trained = DistributedDataParallel(model) if world.distributed else model
+    sampler = DistributedSampler(
+        dataset, num_replicas=world.size, rank=world.rank, shuffle=True, seed=config.seed
+    )
+    loss_fn = FocalLoss(alpha=config.focal_alpha)
+    steps_per_epoch = math.ceil(len(sampler) / config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
+    row: dict[str, Any] = {}
+    if world.is_main and validation is not None:
+        logger.info(
+            "training on %d patches of %d px from %d strips; validating on %s",
+            len(dataset),
+            patch,
+            len(train_paths),
+            validation.description,
+        )
+
+    for epoch in range(start_epoch, config.epochs):
+        dataset.set_epoch(epoch)
+        sampler.set_epoch(epoch)
+        loader = DataLoader(
+            dataset, batch_size=config.batch_size, sampler=sampler, num_workers=config.workers
+        )
+        trained.train()
+        losses, wait_s, seen = [], 0.0, 0
+        epoch_start = fetch_start = time.perf_counter()
+        bar = tqdm(
+            loader,
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            disable=not (progress and world.is_main),
+            leave=False,
+            unit="batch",
+        )
+        for step, (x, mask) in enumerate(bar):
+            wait_s += time.perf_counter() - fetch_start
+            gamma = gamma_at(
+                (epoch * steps_per_epoch + step) / max(1, total_steps - 1),
+                start=config.gamma_start,
+                end=config.gamma_end,
+                kind=config.gamma_schedule,
+            )
+            loss = loss_fn(trained(x), mask, gamma)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            seen += len(x)
+            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            fetch_start = time.perf_counter()
+        scheduler.step()
+        elapsed = time.perf_counter() - epoch_start
+
+        if world.is_main:
+            metrics = run_validation(model, validation)
+            row = {
+                "epoch": epoch,
+                "loss": sum(losses) / max(1, len(losses)),
+                "lr": optimizer.param_groups[0]["lr"],
+                "gamma": gamma,
+                "val_image_auroc": metrics["image_auroc"],
+                "val_pixel_auroc": metrics["pixel_auroc"],
+                "val_thresholds": metrics["thresholds"],
+                "patches_per_s": seen * world.size / elapsed,
+                "data_wait_share": wait_s / elapsed,
+                "epoch_s": elapsed,
+            }
+            improved = metrics["pixel_auroc"] > best
+            best = max(best, metrics["pixel_auroc"])
+            payload = checkpoint_payload(model, optimizer, scheduler, epoch, best, config, model_config, row)
+            # last.pt before best.pt: a kill between them loses no finished epoch.
+            save_atomically(payload, out / "last.pt")
+            if improved:
+                save_atomically(payload, out / "best.pt")
+            append_metrics(out / "metrics.jsonl", row)
+            logger.info(
+                "epoch %d/%d loss %.4f val image AUROC %.4f pixel AUROC %.4f (%.0f patches/s, data %.0f%%)",
+                epoch + 1,
+                config.epochs,
+                row["loss"],
+                row["val_image_auroc"],
+                row["val_pixel_auroc"],
+                row["patches_per_s"],
+                100 * row["data_wait_share"],
+            )
+        distributed.barrier(world)
+
+    distributed.shutdown(world)
+    return row
+
+
+def load_model(run_or_checkpoint: pathlib.Path, which: str = "best") -> tuple[ReferenceUNet, dict[str, Any]]:
+    """Rebuilds the trained model from a run folder (``best.pt``) or a checkpoint file.
+
+    Returns:
+        (model in eval mode, the checkpoint payload without the weights).
+    """
+    path = run_or_checkpoint / f"{which}.pt" if run_or_checkpoint.is_dir() else run_or_checkpoint
+    state = load_checkpoint(path)
+    model = ReferenceUNet(UNetConfig.from_dict(state["model_config"]))
+    model.load_state_dict(state["model"])
+    model.eval()
+    info = {k: v for k, v in state.items() if k not in ("model", "optimizer")}
+    info["path"] = str(path)
+    return model, info
