@@ -26,3 +26,11 @@ def bad_strip_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     """Every refused strip file, written once: case name -> path."""
     directory = tmp_path_factory.mktemp("bad_strips")
     return {case.name: strip_corpus.write_bad_case(directory, case) for case in strip_corpus.BAD_CASES}
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 5-strip training set of 192 x 64 strips (see tiny_training.py)."""
+    import tiny_training
+
+    return tiny_training.write_tiny_dataset(tmp_path_factory.mktemp("tiny") / "data")

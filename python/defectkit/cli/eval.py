@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from defectkit.training import load_model
 
     model, info = load_model(args.run)
-    patch = info["train_config"]["patch_size"] or 128
+    patch = info["patch_size"]
     result = evaluate_run(model, args.data, patch, progress=not args.no_progress)
     print(
         f"image AUROC {result['image_auroc']:.4f}  pixel AUROC {result['pixel_auroc']:.4f}  "

@@ -42,6 +42,12 @@ def save_atomically(payload: dict[str, Any], path: pathlib.Path) -> None:
         raise
 
 
+def remove_stale_temporaries(folder: pathlib.Path) -> None:
+    """Deletes temporaries a killed save_atomically left behind (the real files are intact)."""
+    for stale in folder.glob(".*.pt.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
 def load_checkpoint(path: pathlib.Path) -> dict[str, Any]:
     """Loads a checkpoint weights-only; refuses anything else with a clear error.
 

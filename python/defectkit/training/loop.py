@@ -30,7 +30,12 @@ from defectkit.errors import FileMissingError
 from defectkit.models.reference_unet import FocalLoss, ReferenceUNet, UNetConfig, gamma_at
 from defectkit.synthesis import SynthesisConfig
 from defectkit.training import distributed
-from defectkit.training.checkpoint import FORMAT_VERSION, load_checkpoint, save_atomically
+from defectkit.training.checkpoint import (
+    FORMAT_VERSION,
+    load_checkpoint,
+    remove_stale_temporaries,
+    save_atomically,
+)
 from defectkit.training.config import TrainConfig
 from defectkit.training.validation import ValidationSet, held_out_paths, run_validation
 
@@ -62,6 +67,7 @@ def checkpoint_payload(
     best: float,
     config: TrainConfig,
     model_config: UNetConfig,
+    patch: int,
     metrics: dict,
 ) -> dict[str, Any]:
     return {
@@ -72,6 +78,7 @@ def checkpoint_payload(
         "epoch": epoch,
         "best_pixel_auroc": best,
         "model_config": model_config.to_dict(),
+        "patch_size": patch,
         "train_config": config.to_dict(),
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -94,6 +101,19 @@ def truncate_metrics(path: pathlib.Path, last_epoch: int) -> None:
     rows = [line for line in path.read_text().splitlines() if line.strip()]
     kept = [line for line in rows if json.loads(line)["epoch"] <= last_epoch]
     path.write_text("".join(line + "\n" for line in kept))
+
+
+def repair_best(out: pathlib.Path, last: dict[str, Any]) -> None:
+    """Rewrites best.pt when a kill fell between writing last.pt and best.pt.
+
+    last.pt is always written first; if its epoch set the best score, best.pt
+    must hold that same epoch.
+    """
+    if last["metrics"].get("val_pixel_auroc") != last["best_pixel_auroc"]:
+        return
+    best = out / "best.pt"
+    if not best.exists() or load_checkpoint(best)["epoch"] != last["epoch"]:
+        save_atomically(last, best)
 
 
 def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
@@ -143,6 +163,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         scheduler.last_epoch = state["scheduler_last_epoch"]
         start_epoch, best = state["epoch"] + 1, state["best_pixel_auroc"]
         if world.is_main:
+            remove_stale_temporaries(out)
+            repair_best(out, state)
             truncate_metrics(out / "metrics.jsonl", state["epoch"])
             logger.info("resuming %s after epoch %d", out, state["epoch"])
     elif world.is_main:
@@ -218,12 +240,16 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
             }
             improved = metrics["pixel_auroc"] > best
             best = max(best, metrics["pixel_auroc"])
-            payload = checkpoint_payload(model, optimizer, scheduler, epoch, best, config, model_config, row)
-            # last.pt before best.pt: a kill between them loses no finished epoch.
+            payload = checkpoint_payload(
+                model, optimizer, scheduler, epoch, best, config, model_config, patch, row
+            )
+            # Order matters for a kill at any moment: the metrics row first (a
+            # resume drops rows past last.pt), then last.pt, then best.pt (a
+            # resume repairs best.pt from last.pt).
+            append_metrics(out / "metrics.jsonl", row)
             save_atomically(payload, out / "last.pt")
             if improved:
                 save_atomically(payload, out / "best.pt")
-            append_metrics(out / "metrics.jsonl", row)
             logger.info(
                 "epoch %d/%d loss %.4f val image AUROC %.4f pixel AUROC %.4f (%.0f patches/s, data %.0f%%)",
                 epoch + 1,
