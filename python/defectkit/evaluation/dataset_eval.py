@@ -16,7 +16,7 @@ from defectkit.evaluation.sliding_window import image_score, sliding_window_heat
 
 
 def inspect_samples(
-    model: torch.nn.Module, samples: list[Sample], patch: int, *, progress: bool = True, box: int = 21
+    model: torch.nn.Module, samples: list[Sample], patch: int, *, progress: bool = True, box: int = 3
 ) -> Iterator[tuple[Sample, np.ndarray, np.ndarray, float]]:
     """Yields (sample, strip (C, H, W) 0..255, heatmap (H, W), image score) per sample."""
     for sample in tqdm(samples, desc="inspecting", unit="strip", disable=not progress):

@@ -6,8 +6,9 @@ training patch carries:
 
 - 1-2 *target-only* stamps, the only ones in the ground-truth mask;
 - the remaining stamps in the references, split about evenly between ref1 only,
-  ref2 only and both refs (the same stamp in each): differences the model must
-  learn to ignore. ref1 and ref2 always differ by at least one stamp, so the
+  ref2 only and both refs (the same stamp in each), a share of the both-refs
+  ones (``p_all_captures``) also in the target (a mark of the surface itself):
+  differences the model must learn to ignore. ref1 and ref2 always differ by at least one stamp, so the
   model cannot learn that "the references agree" means anything.
 
 Every patch, clean or not, also gets ref1 and ref2 shifted independently by a
@@ -164,6 +165,13 @@ def plan_defects(
         + [(REF2,)] * allocation.ref2_only
         + [(REF1, REF2)] * allocation.both_refs
     )
+    if config.p_all_captures > 0:
+        # A both-refs stamp is, with p_all_captures, also in the target: a mark on the surface
+        # itself, seen by every capture, which is no defect either.
+        reference_channels = [
+            (TARGET, REF1, REF2) if c == (REF1, REF2) and rng.random() < config.p_all_captures else c
+            for c in reference_channels
+        ]
     for channels in reference_channels:
         stamp = make_stamp(rng, config)
         for _ in range(_PLACEMENT_TRIES):

@@ -1,6 +1,6 @@
 """Defect stamps: small signed intensity patterns and their masks, drawn in a local window.
 
-A :class:`Stamp` is never larger than the defect it holds (a few pixels to ~30 px
+A :class:`Stamp` is never larger than the defect it holds (a few pixels to ~55 px
 square); :func:`add_stamp` adds it into a channel through a clipped window, so
 synthesis never materialises an array the size of the image.
 
@@ -10,8 +10,9 @@ Two families:
   or 3 rows x 5 columns (sigma_y 1.0, sigma_x 1.5), centred on a whole pixel,
   times an intensity from ``{-80, -60, 60, 80}``.
 - ``broad`` widens the distribution: round spots 2-9 px across, elongated rotated
-  spots, short anti-aliased scratches and clusters of tiny spots, with amplitudes
-  from faint to strong of either sign and sub-pixel centres.
+  spots, short anti-aliased scratches, clusters of tiny spots and large irregular
+  soft-edged blotches (10-40 px), with amplitudes from faint to strong of either
+  sign and sub-pixel centres.
 
 In both, a stamp's mask is where its profile reaches ``mask_threshold`` (0.1) of
 its peak magnitude.
@@ -159,7 +160,34 @@ def _cluster(rng: np.random.Generator, config: SynthesisConfig) -> np.ndarray:
     return profile
 
 
-_BROAD_PROFILES = {"spot": _spot, "elongated": _elongated, "scratch": _scratch, "cluster": _cluster}
+def _blotch(rng: np.random.Generator, config: SynthesisConfig) -> np.ndarray:
+    """A large irregular patch: a star-shaped outline (three random lobes on a circle), flat
+    inside, with a linear soft edge and a gentle tilt of the plateau."""
+    radius = rng.uniform(*config.blotch_diameter_px) / 2.0
+    edge = rng.uniform(*config.blotch_edge_px)
+    lobes = np.array([2, 3, 5])
+    share = rng.dirichlet(np.ones(len(lobes))) * config.blotch_irregularity * rng.uniform(0.3, 1.0)
+    phases = rng.uniform(0.0, 2.0 * math.pi, size=len(lobes))
+    half = math.ceil(radius * (1.0 + config.blotch_irregularity) + edge) + 1
+    dy, dx = _grid(half, rng)
+    rho = np.hypot(dy, dx)
+    theta = np.arctan2(dy, dx)
+    outline = radius * (
+        1.0 + sum(a * np.cos(k * theta + f) for a, k, f in zip(share, lobes, phases, strict=True))
+    )
+    inside = np.clip((outline - rho) / edge + 0.5, 0.0, 1.0)  # 1 inside, linear ramp over `edge` px
+    tilt_angle = rng.uniform(0.0, 2.0 * math.pi)
+    tilt = 1.0 + rng.uniform(0.0, 0.4) * (dx * math.cos(tilt_angle) + dy * math.sin(tilt_angle)) / (half + 1)
+    return inside * tilt  # the centre is inside and its tilt >= 0.6 of the peak: the anchor is masked
+
+
+_BROAD_PROFILES = {
+    "spot": _spot,
+    "elongated": _elongated,
+    "scratch": _scratch,
+    "cluster": _cluster,
+    "blotch": _blotch,
+}
 
 
 def broad_stamp(rng: np.random.Generator, config: SynthesisConfig) -> Stamp:

@@ -116,8 +116,10 @@ def test_image_score_box_filter() -> None:
     hot_pixel[50, 30] = 1.0
     blob = np.zeros((100, 60), np.float32)
     blob[40:61, 20:41] = 1.0
-    assert image_score(hot_pixel) == pytest.approx(1.0 / 441.0)
+    assert image_score(hot_pixel, box=21) == pytest.approx(1.0 / 441.0)
+    assert image_score(hot_pixel) == pytest.approx(1.0 / 9.0)  # default box 3
     assert image_score(blob) == pytest.approx(1.0)
+    assert image_score(blob, box=21) == pytest.approx(1.0)
     assert image_score(hot_pixel, box=1) == 1.0
     with pytest.raises(InvalidArgumentError):
         image_score(hot_pixel, box=20)
@@ -127,4 +129,4 @@ def test_image_score_zeros_border_matches_draem_avg_pool() -> None:
     heatmap = np.random.default_rng(2).random((64, 48), dtype=np.float32)
     heatmap[:5, :5] = 1.0  # a corner defect, where the border rule matters
     pooled = torch.nn.functional.avg_pool2d(torch.from_numpy(heatmap)[None, None], 21, stride=1, padding=10)
-    assert image_score(heatmap, border="zeros") == pytest.approx(float(pooled.max()), rel=1e-5)
+    assert image_score(heatmap, box=21, border="zeros") == pytest.approx(float(pooled.max()), rel=1e-5)
