@@ -5,7 +5,7 @@ same epochs, hence the same patches seen), evaluates each on the test split,
 and measures inference cost: GFLOP per strip and patches per second (median of
 timed batches after a warm-up, torch threads as given).
 
-    .venv/bin/python benchmarks/width_study.py --out bench_out/widths --epochs 30
+    .venv/bin/python benchmarks/width_study.py --out bench_out/widths --epochs 15
 
 Writes benchmarks/results/width_study-<date>-<host>.json and .md.
 """
@@ -53,13 +53,31 @@ def inference_cost(width: int, patch: int, strip_hw: tuple[int, int], repeats: i
     }
 
 
+def cpu_name() -> str:
+    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    return "not trained" if value is None else f"{value:.{digits}f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("bench_out/widths"))
-    parser.add_argument("--widths", type=int, nargs="+", default=[8, 16, 32, 64])
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--widths", type=int, nargs="+", default=[8, 16, 32, 64], help="widths to measure")
+    parser.add_argument(
+        "--train-widths",
+        type=int,
+        nargs="*",
+        default=None,
+        help="widths to also train and evaluate (default: all); the others get inference cost only",
+    )
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="the same for every width")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeats", type=int, default=5, help="timed inference batches per width")
     args = parser.parse_args()
@@ -68,7 +86,25 @@ def main() -> None:
     data = args.out / "data"
     make_demo_dataset(data, seed=0, overwrite=True, progress=False)
     rows = []
+    train_widths = args.widths if args.train_widths is None else args.train_widths
     for width in args.widths:
+        cost = inference_cost(width, 128, (976, 176), args.repeats)
+        if width not in train_widths:
+            params = sum(p.numel() for p in ReferenceUNet(UNetConfig(width=width)).parameters())
+            rows.append(
+                {
+                    "width": width,
+                    "parameters": params,
+                    "image_auroc": None,
+                    "pixel_auroc": None,
+                    "train_minutes": None,
+                    "train_patches_per_s": None,
+                    "data_wait_share": None,
+                    **cost,
+                }
+            )
+            print(json.dumps(rows[-1]))
+            continue
         run = args.out / f"w{width}"
         config = TrainConfig(
             data=str(data),
@@ -93,14 +129,14 @@ def main() -> None:
                 "train_minutes": train_minutes,
                 "train_patches_per_s": last["patches_per_s"],
                 "data_wait_share": last["data_wait_share"],
-                **inference_cost(width, info["patch_size"], (976, 176), args.repeats),
+                **cost,
             }
         )
         print(json.dumps(rows[-1]))
 
     stamp = f"{datetime.date.today()}-{socket.gethostname()}"
     machine = {
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "threads": args.threads,
         "torch": torch.__version__,
@@ -114,8 +150,9 @@ def main() -> None:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {r['width']} | {r['parameters'] / 1e6:.2f} M | {r['image_auroc']:.4f} | {r['pixel_auroc']:.4f} | "
-        f"{r['gflop_per_strip']:.1f} | {r['patches_per_s']:.0f} | {r['train_minutes']:.1f} |"
+        f"| {r['width']} | {r['parameters'] / 1e6:.2f} M | "
+        f"{fmt(r['image_auroc'])} | {fmt(r['pixel_auroc'])} | "
+        f"{r['gflop_per_strip']:.1f} | {r['patches_per_s']:.0f} | {fmt(r['train_minutes'], 1)} |"
         for r in rows
     ]
     (RESULTS / f"width_study-{stamp}.md").write_text("\n".join(lines) + "\n")

@@ -20,7 +20,7 @@ import defectkit
 
 # The demo's training budget: what 2 CPU cores train in a few minutes (the
 # measurements behind it are in the README).
-DEMO_TRAINING = {"epochs": 30, "width": 8, "batch_size": 16, "lr": 1e-3}
+DEMO_TRAINING = {"epochs": 15, "width": 16, "batch_size": 16, "lr": 1e-3}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +47,9 @@ def check_native_reader(data: pathlib.Path) -> bool:
     python, python_s = read_all(strips, read_strip_tifffile)
     mismatched = [p for p, a, b in zip(strips, native, python, strict=True) if not np.array_equal(a, b)]
     if mismatched:
-        print(f"[demo] native and tifffile readers disagree on {len(mismatched)} strips, e.g. {mismatched[0]}")
+        print(
+            f"[demo] native and tifffile readers disagree on {len(mismatched)} strips, e.g. {mismatched[0]}"
+        )
         return False
     splits = collections.Counter(str(p.parent.relative_to(data)) for p in strips)
     shapes = collections.Counter(a.shape for a in native)
@@ -86,7 +88,8 @@ def evaluate_demo_model(data: pathlib.Path, run: pathlib.Path) -> dict:
     good = [s["score"] for s in result["scores"] if s["category"] == "good"]
     threshold = result["thresholds"]["image"]
     print(
-        f"[demo] test split: image AUROC {result['image_auroc']:.4f}, pixel AUROC {result['pixel_auroc']:.4f} "
+        f"[demo] test split: image AUROC {result['image_auroc']:.4f}, "
+        f"pixel AUROC {result['pixel_auroc']:.4f} "
         f"({result['count']} strips) -> {run / 'eval.json'}"
     )
     print(

@@ -266,12 +266,15 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     return row
 
 
-def load_model(run_or_checkpoint: pathlib.Path, which: str = "best") -> tuple[ReferenceUNet, dict[str, Any]]:
+def load_model(
+    run_or_checkpoint: str | os.PathLike[str], which: str = "best"
+) -> tuple[ReferenceUNet, dict[str, Any]]:
     """Rebuilds the trained model from a run folder (``best.pt``) or a checkpoint file.
 
     Returns:
         (model in eval mode, the checkpoint payload without the weights).
     """
+    run_or_checkpoint = pathlib.Path(run_or_checkpoint)
     path = run_or_checkpoint / f"{which}.pt" if run_or_checkpoint.is_dir() else run_or_checkpoint
     state = load_checkpoint(path)
     model = ReferenceUNet(UNetConfig.from_dict(state["model_config"]))

@@ -73,7 +73,8 @@ def test_allocation_counts_and_ref_split_proportions() -> None:
         assert a.ref1_only + a.ref2_only >= 1
         totals += (a.ref1_only, a.ref2_only, a.both_refs)
     shares = totals / totals.sum()
-    np.testing.assert_allclose(shares, config.ref_split, atol=0.05)  # the default split, nudged by the "refs differ" rule
+    # The default split, nudged by the "refs differ" rule.
+    np.testing.assert_allclose(shares, config.ref_split, atol=0.05)
 
 
 def test_allocation_moves_one_stamp_to_a_single_reference() -> None:
