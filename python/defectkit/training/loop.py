@@ -24,8 +24,7 @@ from tqdm import tqdm
 from defectkit._version import __version__
 from defectkit.data.layout import discover_dataset
 from defectkit.data.patches import patch_size_for
-from defectkit.data.strip_io import read_strip_tifffile
-from defectkit.data.training_set import StripPatchDataset, make_validation_set
+from defectkit.data.training_set import StripPatchDataset, make_validation_set, read_strip_shape
 from defectkit.errors import FileMissingError
 from defectkit.models.reference_unet import FocalLoss, ReferenceUNet, UNetConfig, gamma_at
 from defectkit.synthesis import SynthesisConfig
@@ -133,7 +132,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     out = pathlib.Path(config.out)
     layout = discover_dataset(pathlib.Path(config.data))
     train_paths, held_out = held_out_paths(layout.train_good, 0 if layout.valid else config.holdout)
-    _, height, width = read_strip_tifffile(train_paths[0]).shape
+    height, width = read_strip_shape(train_paths[0])
     patch = config.patch_size or patch_size_for(height, width)
 
     dataset = StripPatchDataset(
