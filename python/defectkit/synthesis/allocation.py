@@ -172,8 +172,12 @@ def plan_defects(
             (TARGET, REF1, REF2) if c == (REF1, REF2) and rng.random() < config.p_all_captures else c
             for c in reference_channels
         ]
-    for channels in reference_channels:
-        stamp = make_stamp(rng, config)
+    reference_stamps: list[tuple[Stamp | None, tuple[int, ...]]] = [(None, c) for c in reference_channels]
+    if config.p_mirror > 0:
+        mirrored = [p.stamp for p in placements if rng.random() < config.p_mirror]
+        reference_stamps += [(stamp, (REF1, REF2)) for stamp in mirrored]
+    for stamp, channels in reference_stamps:
+        stamp = stamp or make_stamp(rng, config)  # drawn here, so the random stream stays in order
         for _ in range(_PLACEMENT_TRIES):
             placement = Placement(stamp, int(rng.integers(height)), int(rng.integers(width)), channels)
             if not any(_overlaps(_mask_box(placement, 0), box) for box in keep_out):

@@ -45,6 +45,10 @@ class SynthesisConfig:
     # Probability that a both-refs stamp also goes to the target (the same stamp in all three
     # captures): a mark of the surface itself, present everywhere, hence no defect.
     p_all_captures: float = 0.5
+    # Probability that a target-only stamp also gets a mirror: the same stamp in both references
+    # elsewhere in the patch, labelled background. The pair differs only in which capture holds
+    # the anomaly, the one thing that separates a defect from a both-references distractor.
+    p_mirror: float = 0.0
     # Largest sub-pixel shift (pixels, each axis) of ref1 and ref2 against the target, on every
     # patch, clean ones included: captures of one surface never register exactly, and a model
     # trained on perfect registration flags every edge of a slightly shifted reference. 0 disables.
@@ -102,6 +106,9 @@ class SynthesisConfig:
             raise InvalidArgumentError(msg)
         if not self.seed_intensities or 0.0 in self.seed_intensities:
             msg = f"SynthesisConfig.seed_intensities must be non-zero values, got {self.seed_intensities!r}"
+            raise InvalidArgumentError(msg)
+        if not 0.0 <= self.p_mirror <= 1.0:
+            msg = f"SynthesisConfig.p_mirror must lie in [0, 1], got {self.p_mirror!r}"
             raise InvalidArgumentError(msg)
         if not 0.0 <= self.p_all_captures <= 1.0:
             msg = f"SynthesisConfig.p_all_captures must lie in [0, 1], got {self.p_all_captures!r}"

@@ -47,6 +47,7 @@ def synthesis_config(config: TrainConfig) -> SynthesisConfig:
         n_defects=tuple(config.n_defects),
         p_defective=config.p_defective,
         misregistration_px=config.misregistration_px,
+        p_mirror=config.p_mirror,
     )
 
 

@@ -45,6 +45,22 @@ def test_mask_is_exactly_the_target_only_stamps(family: str) -> None:
         assert np.array_equal(result.patch[0] != 128.0, result.patch[0] != FLAT[0])
 
 
+def test_mirrored_stamps_repeat_each_target_stamp_in_both_references() -> None:
+    config = SynthesisConfig(p_defective=1.0, misregistration_px=0.0, p_mirror=1.0)
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        result = synthesize_detailed(FLAT, rng, config)
+        targets = [p for p in result.placements if p.in_mask]
+        both_refs = [p.stamp for p in result.placements if p.channels == (1, 2)]
+        # Every target stamp has a twin in both references, outside the mask.
+        assert all(any(t.stamp is s for s in both_refs) for t in targets)
+    without = synthesize_detailed(FLAT, np.random.default_rng(4), SynthesisConfig(p_defective=1.0))
+    again = synthesize_detailed(
+        FLAT, np.random.default_rng(4), SynthesisConfig(p_defective=1.0, p_mirror=0.0)
+    )
+    np.testing.assert_array_equal(without.patch, again.patch)
+
+
 def test_reference_stamps_only_touch_their_reference() -> None:
     config = SynthesisConfig(family="seed", p_defective=1.0, misregistration_px=0.0)
     rng = np.random.default_rng(1)
