@@ -1,4 +1,4 @@
-"""Evaluating a trained run on a dataset's test split: heatmaps, scores, metrics."""
+"""Evaluating a trained model on a dataset's strips: heatmaps, scores, metrics."""
 
 from __future__ import annotations
 
@@ -16,22 +16,25 @@ from defectkit.evaluation.sliding_window import image_score, sliding_window_heat
 
 
 def inspect_samples(
-    model: torch.nn.Module, samples: list[Sample], patch: int, *, progress: bool = True, box: int = 3
+    model: torch.nn.Module, samples: list[Sample], patch: int, *, progress: bool = True
 ) -> Iterator[tuple[Sample, np.ndarray, np.ndarray, float]]:
     """Yields (sample, strip (C, H, W) 0..255, heatmap (H, W), image score) per sample."""
     for sample in tqdm(samples, desc="inspecting", unit="strip", disable=not progress):
         strip = read_strip_tifffile(sample.path)
         heatmap = sliding_window_heatmap(model, strip[:3] / 255.0, patch=patch)
-        yield sample, strip, heatmap, image_score(heatmap, box=box)
+        yield sample, strip, heatmap, image_score(heatmap)
 
 
-def evaluate_run(model: torch.nn.Module, data: pathlib.Path, patch: int, *, progress: bool = True) -> dict:
-    """Image and pixel AUROC (overall and per category) and F1-optimal thresholds on ``data``'s test split."""
-    layout = discover_dataset(data)
+def evaluate_samples(
+    model: torch.nn.Module, samples: list[Sample], patch: int, *, progress: bool = True
+) -> dict:
+    """Image and pixel AUROC (overall and per category), F1-optimal thresholds and per-strip scores."""
     records = []
-    for sample, _, heatmap, score in inspect_samples(model, layout.test, patch, progress=progress):
+    for sample, _, heatmap, score in inspect_samples(model, samples, patch, progress=progress):
         mask = (
-            read_mask(sample.mask_path, heatmap.shape) if sample.mask_path else np.zeros(heatmap.shape, bool)
+            read_mask(sample.mask_path, heatmap.shape, image_path=sample.path)
+            if sample.mask_path
+            else np.zeros(heatmap.shape, bool)
         )
         records.append(
             {
@@ -46,3 +49,8 @@ def evaluate_run(model: torch.nn.Module, data: pathlib.Path, patch: int, *, prog
     result = evaluate(records)
     result["scores"] = [{"path": r["path"], "category": r["category"], "score": r["score"]} for r in records]
     return result
+
+
+def evaluate_run(model: torch.nn.Module, data: pathlib.Path, patch: int, *, progress: bool = True) -> dict:
+    """:func:`evaluate_samples` on ``data``'s test split."""
+    return evaluate_samples(model, discover_dataset(data).test, patch, progress=progress)

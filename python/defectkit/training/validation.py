@@ -13,10 +13,10 @@ import pathlib
 import numpy as np
 import torch
 
-from defectkit.data.layout import Sample, read_mask
-from defectkit.data.strip_io import read_strip_tifffile
+from defectkit.data.layout import Sample
+from defectkit.evaluation.dataset_eval import evaluate_samples
 from defectkit.evaluation.metrics import evaluate
-from defectkit.evaluation.sliding_window import image_score, sliding_window_heatmap
+from defectkit.evaluation.sliding_window import image_score
 
 
 @dataclasses.dataclass
@@ -44,28 +44,20 @@ def run_validation(model: torch.nn.Module, validation: ValidationSet, batch_size
     """
     was_training = model.training
     model.eval()
-    records = []
     try:
         if validation.samples is not None:
-            for sample in validation.samples:
-                strip = read_strip_tifffile(sample.path)[:3] / 255.0
-                heatmap = sliding_window_heatmap(model, strip, patch=validation.patch_size)
-                mask = read_mask(sample.mask_path, heatmap.shape) if sample.mask_path else None
-                label = int(sample.category != "good")
-                if mask is None:
-                    mask = np.zeros(heatmap.shape, bool)
-                records.append(_record(sample.category, label, mask, heatmap))
-        else:
-            for start in range(0, len(validation.patches), batch_size):
-                x = validation.patches[start : start + batch_size]
-                probability = model.defect_probability(x)[:, 0].numpy()  # (B, p, p)
-                masks = validation.masks[start : start + batch_size, 0].numpy() > 0.5
-                for heatmap, mask in zip(probability, masks, strict=True):
-                    label = int(mask.any())
-                    records.append(_record("synthetic" if label else "good", label, mask, heatmap))
+            return evaluate_samples(model, validation.samples, validation.patch_size, progress=False)
+        records = []
+        for start in range(0, len(validation.patches), batch_size):
+            x = validation.patches[start : start + batch_size]
+            probability = model.defect_probability(x)[:, 0].numpy()  # (B, p, p)
+            masks = validation.masks[start : start + batch_size, 0].numpy() > 0.5
+            for heatmap, mask in zip(probability, masks, strict=True):
+                label = int(mask.any())
+                records.append(_record("synthetic" if label else "good", label, mask, heatmap))
+        return evaluate(records)
     finally:
         model.train(was_training)
-    return evaluate(records)
 
 
 def _record(category: str, label: int, mask: np.ndarray, heatmap: np.ndarray) -> dict:
