@@ -1,0 +1,59 @@
+"""Parity of an exported graph with what it replaces: the PyTorch graph module it was traced
+from, and ``defectkit eval``'s Python sliding window over the trained network."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from defectkit.export.measure import GraphRunner
+from defectkit.export.strip_sets import LabelledStrip
+
+from defectkit.evaluation.sliding_window import image_score, sliding_window_heatmap
+
+__all__ = ["PARITY_TOLERANCE", "parity"]
+
+PARITY_TOLERANCE = 1e-4  # heatmap max abs difference, FP32 against PyTorch (float rounding only)
+
+
+def _torch_heatmap(module: torch.nn.Module, kind: str, strip: np.ndarray, runner: GraphRunner) -> np.ndarray:
+    """The graph module's own output for one strip, shaped (H, W)."""
+    if kind == "patch":  # the module sees tiles: tiled and stitched by the sliding window
+        return sliding_window_heatmap(module.network, strip[:3] / 255.0, patch=runner.patch)
+    x = torch.from_numpy(np.ascontiguousarray(strip[None], dtype=np.float32))
+    if runner.channels == 4 and x.shape[1] == 3:
+        x = torch.cat([x, torch.full_like(x[:, :1], 255.0)], dim=1)
+    with torch.no_grad():
+        heatmap, _ = module(x)
+    return heatmap[0, 0].numpy()
+
+
+def parity(
+    module: torch.nn.Module,
+    network: torch.nn.Module,
+    kind: str,
+    runner: GraphRunner,
+    strips: Sequence[LabelledStrip],
+) -> dict[str, float]:
+    """Max abs differences of ONNX Runtime's heatmaps and scores against PyTorch.
+
+    Returns:
+        ``onnx_vs_torch``: against the traced module itself (ONNX Runtime vs PyTorch);
+        ``onnx_vs_sliding_window``: against the Python sliding window over ``network`` (the
+        tiling and stitching path of ``defectkit eval``); ``score_vs_sliding_window``: the
+        graph's score against :func:`image_score` of that heatmap.
+    """
+    onnx_vs_torch = onnx_vs_window = score_vs_window = 0.0
+    for item in strips:
+        heatmap, score = runner.run(item.strip)
+        mine = _torch_heatmap(module, kind, item.strip, runner)
+        window = sliding_window_heatmap(network, item.strip[:3] / 255.0, patch=runner.patch)
+        onnx_vs_torch = max(onnx_vs_torch, float(np.abs(heatmap - mine).max()))
+        onnx_vs_window = max(onnx_vs_window, float(np.abs(heatmap - window).max()))
+        score_vs_window = max(score_vs_window, abs(score - image_score(window, box=runner.box)))
+    return {
+        "onnx_vs_torch": onnx_vs_torch,
+        "onnx_vs_sliding_window": onnx_vs_window,
+        "score_vs_sliding_window": score_vs_window,
+    }

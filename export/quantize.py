@@ -1,0 +1,149 @@
+"""INT8 with ONNX Runtime's static quantisation (QDQ, per-channel signed weights).
+
+Which calibration method, and which parts of the graph stay in float, is
+decided by measurement on the validation split (:mod:`defectkit.export.pipeline`);
+this module only knows how to quantise one way and how to name the parts.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import tempfile
+from collections.abc import Sequence
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
+from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
+
+__all__ = ["CALIBRATION_METHODS", "Calibration", "node_groups", "prepare"]
+
+CALIBRATION_METHODS = {
+    "minmax": CalibrationMethod.MinMax,
+    "entropy": CalibrationMethod.Entropy,
+    "percentile": CalibrationMethod.Percentile,
+}
+
+# ONNX Runtime's Entropy calibrator defaults to 128 histogram bins and 128 quantised bins, which
+# leaves its KL search a single candidate, the full range: through quantize_static (which does not
+# pass the bin counts on) its scales equal MinMax's exactly (measured). More histogram bins than
+# quantised bins gives the search something to choose from.
+_CALIBRATION_OPTIONS = {"entropy": {"num_bins": 512, "num_quantized_bins": 128}}
+
+
+class _Feeds(CalibrationDataReader):
+    """Hands ONNX Runtime's calibrator one input dict per calibration sample."""
+
+    def __init__(self, feeds: Sequence[dict[str, np.ndarray]]) -> None:
+        self._feeds = iter(feeds)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._feeds, None)
+
+
+def _consumers(model: onnx.ModelProto) -> dict[str, list[onnx.NodeProto]]:
+    by_input: dict[str, list[onnx.NodeProto]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            by_input.setdefault(name, []).append(node)
+    return by_input
+
+
+def _downstream(model: onnx.ModelProto, start: onnx.NodeProto) -> list[str]:
+    """Names of ``start`` and every node fed, directly or not, by its outputs."""
+    consumers = _consumers(model)
+    seen, stack = {start.name}, [start]
+    while stack:
+        for output in stack.pop().output:
+            for node in consumers.get(output, []):
+                if node.name not in seen:
+                    seen.add(node.name)
+                    stack.append(node)
+    return [n.name for n in model.graph.node if n.name in seen]
+
+
+def node_groups(model: onnx.ModelProto) -> dict[str, list[str]]:
+    """The parts of an exported graph that may be kept in float, by name.
+
+    - ``head``: the softmax and everything after it (stitching, ROI, the image score): the
+      probabilities whose ranking the AUROCs measure.
+    - ``input``: everything before the first convolution (scaling, channel slicing, tiling).
+    - ``first_conv`` / ``last_conv``: the network's first convolution and its classifier.
+    - ``upsample``: the decoder's bilinear Resize ops.
+    """
+    nodes = list(model.graph.node)
+    convs = [n for n in nodes if n.op_type == "Conv"]
+    softmax = next((n for n in nodes if n.op_type == "Softmax"), None)
+    groups: dict[str, list[str]] = {}
+    if softmax is not None:
+        groups["head"] = _downstream(model, softmax)
+    if convs:
+        network = set(_downstream(model, convs[0]))
+        groups["input"] = [n.name for n in nodes if n.name not in network]
+        groups["first_conv"] = [convs[0].name]
+        groups["last_conv"] = [convs[-1].name]
+    groups["upsample"] = [n.name for n in nodes if n.op_type == "Resize"]
+    return {name: members for name, members in groups.items() if members}
+
+
+def _named(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy whose nodes all have unique names (the quantiser excludes nodes by name)."""
+    named = onnx.ModelProto()
+    named.CopyFrom(model)
+    used = set()
+    for index, node in enumerate(named.graph.node):
+        if not node.name or node.name in used:
+            node.name = f"{node.op_type}_{index}"
+        used.add(node.name)
+    return named
+
+
+class Calibration:
+    """Activation ranges for one model, one calibration method and one set of inputs, computed
+    once and reused by every quantisation that differs only in which nodes stay in float."""
+
+    def __init__(self, model: onnx.ModelProto, feeds: Sequence[dict[str, np.ndarray]], method: str) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="defectkit-quant-")
+        folder = pathlib.Path(self._tmp.name)
+        self.model_path, self.cache_path, self.method = folder / "fp32.onnx", folder / "ranges.json", method
+        onnx.save(model, self.model_path)
+        calibrator = create_calibrator(
+            self.model_path,
+            None,  # calibrate every tensor the quantiser may need
+            augmented_model_path=str(folder / "augmented.onnx"),
+            calibrate_method=CALIBRATION_METHODS[method],
+            extra_options=_CALIBRATION_OPTIONS.get(method, {}),
+        )
+        calibrator.collect_data(_Feeds(feeds))
+        save_tensors_data(calibrator.compute_data(), self.cache_path)
+
+    def quantize(self, exclude: Sequence[str] = ()) -> onnx.ModelProto:
+        """QDQ INT8 (uint8 activations, per-channel int8 weights), ``exclude`` left in float."""
+        target = pathlib.Path(self._tmp.name) / "int8.onnx"
+        quantize_static(
+            str(self.model_path),
+            str(target),
+            None,  # the ranges come from the cache
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8,  # u8 activations x s8 weights: the VNNI fast path
+            calibrate_method=CALIBRATION_METHODS[self.method],
+            nodes_to_exclude=list(exclude),
+            calibration_cache_path=str(self.cache_path),
+        )
+        return onnx.load(target)
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+
+def prepare(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Gives every node a unique name so groups and exclusions can name them."""
+    return _named(model)
