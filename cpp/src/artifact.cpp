@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include "defectkit/error.h"
 #include "defectkit/model.h"
@@ -103,7 +104,11 @@ InputSpec parse_input(const MetadataReader& r, GraphKind graph) {
   const std::string cannot = "this runtime cannot feed the artifact's input: ";
   if (in.layout != "NCHW") r.fail(cannot + "layout '" + in.layout + "' (only NCHW)");
   if (in.dtype != "float32") r.fail(cannot + "dtype '" + in.dtype + "' (only float32)");
-  if (in.scale != 255.0f) r.fail(cannot + "scale " + std::to_string(in.scale) + " (only the 0..255 scale)");
+  if (in.scale != 255.0f) {
+    std::ostringstream scale;
+    scale << in.scale;
+    r.fail(cannot + "scale " + scale.str() + " (only the 0..255 scale)");
+  }
   if (in.channels.size() != 3) r.fail(cannot + std::to_string(in.channels.size()) + " model channels (only 3)");
   if (in.accepted_channels.empty()) r.fail(cannot + "no accepted channel count");
   for (int c : in.accepted_channels) {
