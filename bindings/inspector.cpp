@@ -2,6 +2,8 @@
 // or uint16 arrays are read in place; anything else is converted once), a
 // plain dict per inspection out (the heatmap a numpy array owning its buffer).
 // The GIL is released while the runtime works.
+#include "defectkit/inspector.h"
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -12,7 +14,6 @@
 #include <vector>
 
 #include "defectkit/error.h"
-#include "defectkit/inspector.h"
 #include "numpy_util.h"
 
 namespace py = pybind11;
@@ -110,8 +111,9 @@ py::dict info_dict(const defectkit::ArtifactInfo& a) {
 }  // namespace
 
 void bind_inspector(py::module_& m) {
-  m.def("input_copies", [] { return g_input_copies.load(); },
-        "How many strip arrays the bindings have copied or converted so far (for tests).");
+  m.def(
+      "input_copies", [] { return g_input_copies.load(); },
+      "How many strip arrays the bindings have copied or converted so far (for tests).");
 
   py::class_<defectkit::Inspector>(m, "Inspector")
       .def(py::init([](const std::string& path, int intra, int inter, const std::string& provider,

@@ -24,14 +24,15 @@ void translate_error(std::exception_ptr p) {
   try {
     if (p) std::rethrow_exception(p);
   } catch (const defectkit::Error& e) {
-    py::object cls = py::module_::import("defectkit.errors").attr("error_for_code")(defectkit::error_code_name(e.code()));
+    py::object cls =
+        py::module_::import("defectkit.errors").attr("error_for_code")(defectkit::error_code_name(e.code()));
     PyErr_SetString(cls.ptr(), e.what());
   }
 }
 
 py::dict info_dict(const defectkit::OnnxRuntimeInfo& info) {
-  return py::dict("version"_a = info.version, "library_path"_a = info.library_path,
-                  "api_version"_a = info.api_version, "providers"_a = info.providers);
+  return py::dict("version"_a = info.version, "library_path"_a = info.library_path, "api_version"_a = info.api_version,
+                  "providers"_a = info.providers);
 }
 
 }  // namespace

@@ -1,9 +1,8 @@
 #include "defectkit/artifact.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "defectkit/error.h"
@@ -168,7 +167,8 @@ ScoreSpec parse_score(const MetadataReader& r) {
   s.box = r.member_or<int>(j, "score", "box", s.box);
   s.border = r.member_or<std::string>(j, "score", "border", s.border);
   if (s.reduction != "box_mean_max") r.fail("unknown score reduction '" + s.reduction + "' (only box_mean_max)");
-  if (s.box < 1 || s.box % 2 == 0) r.fail("defectkit.score.box must be a positive odd number, got " + std::to_string(s.box));
+  if (s.box < 1 || s.box % 2 == 0)
+    r.fail("defectkit.score.box must be a positive odd number, got " + std::to_string(s.box));
   if (s.border != "reflect") r.fail("unknown score border '" + s.border + "' (only reflect)");
   return s;
 }
@@ -177,9 +177,12 @@ OutputSpec parse_outputs(const MetadataReader& r, GraphKind graph) {
   const Json j = r.json("outputs");
   OutputSpec o;
   const auto format = r.member_or<std::string>(j, "outputs", "format", "raw");
-  if (format == "raw") o.format = OutputFormat::kRaw;
-  else if (format == "seed3ch") o.format = OutputFormat::kSeed3ch;
-  else r.fail("unknown output format '" + format + "' (expected raw or seed3ch)");
+  if (format == "raw")
+    o.format = OutputFormat::kRaw;
+  else if (format == "seed3ch")
+    o.format = OutputFormat::kSeed3ch;
+  else
+    r.fail("unknown output format '" + format + "' (expected raw or seed3ch)");
   o.heatmap = r.member<std::string>(j, "outputs", "heatmap");
   o.score = r.member_or<std::string>(j, "outputs", "score", "");
   if (graph == GraphKind::kPatch) o.score.clear();  // patch graphs are scored by the runtime
@@ -190,9 +193,12 @@ OutputSpec parse_outputs(const MetadataReader& r, GraphKind graph) {
 
 const char* graph_kind_name(GraphKind kind) noexcept {
   switch (kind) {
-    case GraphKind::kTiled: return "tiled";
-    case GraphKind::kFullFrame: return "full_frame";
-    case GraphKind::kPatch: return "patch";
+    case GraphKind::kTiled:
+      return "tiled";
+    case GraphKind::kFullFrame:
+      return "full_frame";
+    case GraphKind::kPatch:
+      return "patch";
   }
   return "unknown";
 }
@@ -255,8 +261,8 @@ ArtifactInfo read_artifact_info(const Model& model) {
     if (c >= 0 && c != 3) r.fail("a patch graph's input must have 3 channels, the graph has " + std::to_string(c));
     for (int d = 2; d < 4; ++d) {
       if (input->shape[d] >= 0 && input->shape[d] != info.tiling.patch) {
-        r.fail("the patch graph's input is " + std::to_string(input->shape[d]) + " pixels but defectkit.tiling.patch is " +
-               std::to_string(info.tiling.patch));
+        r.fail("the patch graph's input is " + std::to_string(input->shape[d]) +
+               " pixels but defectkit.tiling.patch is " + std::to_string(info.tiling.patch));
       }
     }
   } else {

@@ -1,12 +1,11 @@
 // The C API over Inspector: every entry point catches everything, so no C++
 // exception reaches a C caller; failures leave a thread-local message.
-#include "defectkit/defectkit_c.h"
-
 #include <cmath>
 #include <cstring>
 #include <new>
 #include <string>
 
+#include "defectkit/defectkit_c.h"
 #include "defectkit/error.h"
 #include "defectkit/inspector.h"
 
@@ -101,7 +100,8 @@ dk_status dk_inspector_create(const char* path, const dk_inspector_options* o, d
       options.model.intra_op_threads = o->intra_op_threads;
       options.model.inter_op_threads = o->inter_op_threads;
       if (o->execution_provider) options.model.execution_provider = o->execution_provider;
-      if (o->graph_optimization) options.model.graph_optimization = defectkit::parse_graph_optimization(o->graph_optimization);
+      if (o->graph_optimization)
+        options.model.graph_optimization = defectkit::parse_graph_optimization(o->graph_optimization);
       if (o->onnxruntime_library) options.model.onnxruntime_library = o->onnxruntime_library;
       if (o->max_batch > 0) options.max_batch = o->max_batch;
     }

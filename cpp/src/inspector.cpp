@@ -133,8 +133,9 @@ void Inspector::Impl::inspect(const StripView& s, const std::string& source, Ins
   const bool roi = opts.roi || artifact_roi;
   if (roi && s.channels != 4) {
     throw Error(ErrorCode::kInvalidArgument,
-                source + (artifact_roi ? ": the artifact was exported with an ROI channel and needs 4-channel strips"
-                                       : ": ROI masking needs a 4-channel strip") +
+                source +
+                    (artifact_roi ? ": the artifact was exported with an ROI channel and needs 4-channel strips"
+                                  : ": ROI masking needs a 4-channel strip") +
                     ", this one has " + std::to_string(s.channels));
   }
   detail::check_finite(s, source);
@@ -144,8 +145,10 @@ void Inspector::Impl::inspect(const StripView& s, const std::string& source, Ins
   out.heatmap.resize(static_cast<size_t>(s.height) * s.width);
   auto ws = acquire();
   try {
-    if (info.graph == GraphKind::kPatch) run_patches(s, source, *ws, out.heatmap.data());
-    else run_full_image(s, source, *ws, out.heatmap.data());
+    if (info.graph == GraphKind::kPatch)
+      run_patches(s, source, *ws, out.heatmap.data());
+    else
+      run_full_image(s, source, *ws, out.heatmap.data());
   } catch (...) {
     release(std::move(ws));
     throw;

@@ -1,12 +1,11 @@
 #include "defectkit/model.h"
 
+#include <onnxruntime_cxx_api.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
 #include <numeric>
-
-#include <onnxruntime_cxx_api.h>
 
 #include "defectkit/error.h"
 #include "defectkit/onnxruntime_loader.h"
@@ -43,7 +42,8 @@ std::vector<TensorInfo> describe(const Ort::Session& session, bool inputs) {
   std::vector<TensorInfo> result;
   for (size_t i = 0; i < count; ++i) {
     TensorInfo info;
-    info.name = (inputs ? session.GetInputNameAllocated(i, allocator) : session.GetOutputNameAllocated(i, allocator)).get();
+    info.name =
+        (inputs ? session.GetInputNameAllocated(i, allocator) : session.GetOutputNameAllocated(i, allocator)).get();
     Ort::TypeInfo type = inputs ? session.GetInputTypeInfo(i) : session.GetOutputTypeInfo(i);
     if (type.GetONNXType() == ONNX_TYPE_TENSOR) info.shape = type.GetTensorTypeAndShapeInfo().GetShape();
     result.push_back(std::move(info));
@@ -56,16 +56,22 @@ std::vector<TensorInfo> describe(const Ort::Session& session, bool inputs) {
 std::string configure_provider(Ort::SessionOptions& so, const std::string& requested, const OnnxRuntimeInfo& ort) {
   const std::string key = lower(requested.empty() ? "cpu" : requested);
   std::string name;
-  if (key == "cpu" || key == "cpuexecutionprovider") name = "CPUExecutionProvider";
-  else if (key == "cuda" || key == "cudaexecutionprovider") name = "CUDAExecutionProvider";
-  else if (key == "tensorrt" || key == "tensorrtexecutionprovider") name = "TensorrtExecutionProvider";
-  else if (key == "openvino" || key == "openvinoexecutionprovider") name = "OpenVINOExecutionProvider";
-  else throw Error(ErrorCode::kInvalidArgument, "unknown execution provider '" + requested + "' (expected cpu, cuda, tensorrt or openvino)");
+  if (key == "cpu" || key == "cpuexecutionprovider")
+    name = "CPUExecutionProvider";
+  else if (key == "cuda" || key == "cudaexecutionprovider")
+    name = "CUDAExecutionProvider";
+  else if (key == "tensorrt" || key == "tensorrtexecutionprovider")
+    name = "TensorrtExecutionProvider";
+  else if (key == "openvino" || key == "openvinoexecutionprovider")
+    name = "OpenVINOExecutionProvider";
+  else
+    throw Error(ErrorCode::kInvalidArgument,
+                "unknown execution provider '" + requested + "' (expected cpu, cuda, tensorrt or openvino)");
   if (std::find(ort.providers.begin(), ort.providers.end(), name) == ort.providers.end()) {
     std::string offered;
     for (const auto& p : ort.providers) offered += (offered.empty() ? "" : ", ") + p;
-    throw Error(ErrorCode::kBackend, "execution provider " + name + " is not in the loaded ONNX Runtime " + ort.version +
-                                         " (" + ort.library_path + "), which offers: " + offered);
+    throw Error(ErrorCode::kBackend, "execution provider " + name + " is not in the loaded ONNX Runtime " +
+                                         ort.version + " (" + ort.library_path + "), which offers: " + offered);
   }
   if (name == "CUDAExecutionProvider") so.AppendExecutionProvider_CUDA(OrtCUDAProviderOptions{});
   if (name == "TensorrtExecutionProvider") so.AppendExecutionProvider_TensorRT(OrtTensorRTProviderOptions{});
@@ -75,10 +81,14 @@ std::string configure_provider(Ort::SessionOptions& so, const std::string& reque
 
 GraphOptimizationLevel ort_level(GraphOptimization level) {
   switch (level) {
-    case GraphOptimization::kDisable: return ORT_DISABLE_ALL;
-    case GraphOptimization::kBasic: return ORT_ENABLE_BASIC;
-    case GraphOptimization::kExtended: return ORT_ENABLE_EXTENDED;
-    case GraphOptimization::kAll: return ORT_ENABLE_ALL;
+    case GraphOptimization::kDisable:
+      return ORT_DISABLE_ALL;
+    case GraphOptimization::kBasic:
+      return ORT_ENABLE_BASIC;
+    case GraphOptimization::kExtended:
+      return ORT_ENABLE_EXTENDED;
+    case GraphOptimization::kAll:
+      return ORT_ENABLE_ALL;
   }
   return ORT_ENABLE_ALL;
 }
@@ -142,7 +152,7 @@ Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
 Model Model::load(const std::string& path, const ModelOptions& options) {
-  struct stat st {};
+  struct stat st{};
   if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     throw Error(ErrorCode::kFileNotFound, path + ": no such model file");
   }
@@ -189,9 +199,8 @@ std::vector<Tensor> Model::run(const std::vector<TensorView>& inputs) const {
   std::vector<Ort::Value> results;
   try {
     // Session::Run is documented thread-safe; the C++ wrapper is merely not const.
-    results = const_cast<Ort::Session&>(m.session)
-                  .Run(Ort::RunOptions{nullptr}, m.input_names.data(), values.data(), values.size(),
-                       m.output_names.data(), m.output_names.size());
+    results = const_cast<Ort::Session&>(m.session).Run(Ort::RunOptions{nullptr}, m.input_names.data(), values.data(),
+                                                       values.size(), m.output_names.data(), m.output_names.size());
   } catch (const Ort::Exception& e) {
     rethrow_ort(e, ErrorCode::kBackend, m.path + ": inference failed");
   }
@@ -222,15 +231,15 @@ void Model::run_into(const std::vector<TensorView>& inputs, const std::vector<Mu
   for (size_t i = 0; i < outputs.size(); ++i) {
     const auto& view = outputs[i];
     if (view.data == nullptr) continue;
-    const size_t count = std::accumulate(view.shape.begin(), view.shape.end(), size_t{1},
-                                         [](size_t a, int64_t b) { return a * static_cast<size_t>(std::max<int64_t>(b, 0)); });
+    const size_t count = std::accumulate(view.shape.begin(), view.shape.end(), size_t{1}, [](size_t a, int64_t b) {
+      return a * static_cast<size_t>(std::max<int64_t>(b, 0));
+    });
     names.push_back(m.output_names[i]);
     results.push_back(Ort::Value::CreateTensor<float>(m.cpu, view.data, count, view.shape.data(), view.shape.size()));
   }
   try {
-    const_cast<Ort::Session&>(m.session)
-        .Run(Ort::RunOptions{nullptr}, m.input_names.data(), values.data(), values.size(), names.data(),
-             results.data(), results.size());
+    const_cast<Ort::Session&>(m.session).Run(Ort::RunOptions{nullptr}, m.input_names.data(), values.data(),
+                                             values.size(), names.data(), results.data(), results.size());
   } catch (const Ort::Exception& e) {
     rethrow_ort(e, ErrorCode::kBackend, m.path + ": inference failed");
   }

@@ -11,9 +11,12 @@ namespace {
 
 size_t dtype_size(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return 4;
-    case DType::kUInt8: return 1;
-    case DType::kUInt16: return 2;
+    case DType::kFloat32:
+      return 4;
+    case DType::kUInt8:
+      return 1;
+    case DType::kUInt16:
+      return 2;
   }
   return 0;
 }
@@ -94,17 +97,23 @@ void check_finite(const StripView& s, const std::string& source) {
 
 void copy_window(const StripView& s, int channels, int y0, int x0, int height, int width, float* out) {
   switch (s.dtype) {
-    case DType::kFloat32: return copy_window_typed<float>(s, channels, y0, x0, height, width, out);
-    case DType::kUInt8: return copy_window_typed<uint8_t>(s, channels, y0, x0, height, width, out);
-    case DType::kUInt16: return copy_window_typed<uint16_t>(s, channels, y0, x0, height, width, out);
+    case DType::kFloat32:
+      return copy_window_typed<float>(s, channels, y0, x0, height, width, out);
+    case DType::kUInt8:
+      return copy_window_typed<uint8_t>(s, channels, y0, x0, height, width, out);
+    case DType::kUInt16:
+      return copy_window_typed<uint16_t>(s, channels, y0, x0, height, width, out);
   }
 }
 
 void zero_outside_roi(const StripView& s, float* heatmap) {
   switch (s.dtype) {
-    case DType::kFloat32: return zero_outside_roi_typed<float>(s, heatmap);
-    case DType::kUInt8: return zero_outside_roi_typed<uint8_t>(s, heatmap);
-    case DType::kUInt16: return zero_outside_roi_typed<uint16_t>(s, heatmap);
+    case DType::kFloat32:
+      return zero_outside_roi_typed<float>(s, heatmap);
+    case DType::kUInt8:
+      return zero_outside_roi_typed<uint8_t>(s, heatmap);
+    case DType::kUInt16:
+      return zero_outside_roi_typed<uint16_t>(s, heatmap);
   }
 }
 

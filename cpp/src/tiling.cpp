@@ -44,8 +44,8 @@ std::vector<int> nearest_centre_owner(const std::vector<int>& starts, int patch,
       ++t;
     }
     if (i < starts[t] || i >= starts[t] + patch) {
-      throw Error(ErrorCode::kInvalidArgument, "tiles of size " + std::to_string(patch) + " do not cover length " +
-                                                   std::to_string(length));
+      throw Error(ErrorCode::kInvalidArgument,
+                  "tiles of size " + std::to_string(patch) + " do not cover length " + std::to_string(length));
     }
     owner[static_cast<size_t>(i)] = static_cast<int>(t);
   }
@@ -66,7 +66,8 @@ void stitch_nearest_centre(const float* tiles, size_t tile_stride, int patch, co
       int end = x + 1;
       while (end < width && col_owner[static_cast<size_t>(end)] == tx) ++end;
       const size_t tile = static_cast<size_t>(ty) * xs.size() + static_cast<size_t>(tx);
-      const float* src = tiles + tile * tile_stride + static_cast<size_t>(dy) * patch + (x - xs[static_cast<size_t>(tx)]);
+      const float* src =
+          tiles + tile * tile_stride + static_cast<size_t>(dy) * patch + (x - xs[static_cast<size_t>(tx)]);
       std::copy(src, src + (end - x), row + x);
       x = end;
     }

@@ -72,10 +72,16 @@ int main(int argc, char** argv) {
       std::mt19937 rng(0);
       std::uniform_real_distribution<float> value(0.0f, 255.0f);
       for (auto& v : strip.data) v = value(rng);
-      std::fill(strip.data.end() - static_cast<long>(strip.height) * strip.width, strip.data.end(), 1.0f);  // ROI: all in
+      std::fill(strip.data.end() - static_cast<long>(strip.height) * strip.width, strip.data.end(),
+                1.0f);  // ROI: all in
     }
-    const defectkit::StripView view{strip.data.data(), strip.data.size() * sizeof(float), defectkit::DType::kFloat32,
-                                    defectkit::Layout::kCHW, strip.channels, strip.height, strip.width};
+    const defectkit::StripView view{strip.data.data(),
+                                    strip.data.size() * sizeof(float),
+                                    defectkit::DType::kFloat32,
+                                    defectkit::Layout::kCHW,
+                                    strip.channels,
+                                    strip.height,
+                                    strip.width};
     defectkit::Inspection result;
     for (int i = 0; i < warmup; ++i) inspector.inspect_into(view, result);
     std::vector<double> ms;
@@ -87,19 +93,20 @@ int main(int argc, char** argv) {
     }
     const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - all).count();
     std::sort(ms.begin(), ms.end());
-    struct rusage usage {};
+    struct rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     const double rss_mib = usage.ru_maxrss / 1024.0;  // Linux reports KiB
 
-    const char* fmt = args.has("--json")
-                          ? "{\"artifact\": \"%s\", \"strip\": \"%s\", \"height\": %d, \"width\": %d, \"graph\": \"%s\", "
-                            "\"runs\": %d, \"warmup\": %d, \"min_ms\": %.3f, \"p50_ms\": %.3f, \"p90_ms\": %.3f, "
-                            "\"p99_ms\": %.3f, \"max_ms\": %.3f, \"strips_per_s\": %.2f, \"peak_rss_mib\": %.1f, "
-                            "\"intra_op_threads\": %d, \"provider\": \"%s\", \"onnxruntime\": \"%s\"}\n"
-                          : "artifact %s\nstrip %s (%d x %d), %s graph\nruns %d after %d warm-up\n"
-                            "latency ms: min %.3f  p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n"
-                            "throughput %.2f strips/s\npeak RSS %.1f MiB\nintra-op threads %d (0: ONNX Runtime "
-                            "decides), provider %s, ONNX Runtime %s\n";
+    const char* fmt =
+        args.has("--json")
+            ? "{\"artifact\": \"%s\", \"strip\": \"%s\", \"height\": %d, \"width\": %d, \"graph\": \"%s\", "
+              "\"runs\": %d, \"warmup\": %d, \"min_ms\": %.3f, \"p50_ms\": %.3f, \"p90_ms\": %.3f, "
+              "\"p99_ms\": %.3f, \"max_ms\": %.3f, \"strips_per_s\": %.2f, \"peak_rss_mib\": %.1f, "
+              "\"intra_op_threads\": %d, \"provider\": \"%s\", \"onnxruntime\": \"%s\"}\n"
+            : "artifact %s\nstrip %s (%d x %d), %s graph\nruns %d after %d warm-up\n"
+              "latency ms: min %.3f  p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n"
+              "throughput %.2f strips/s\npeak RSS %.1f MiB\nintra-op threads %d (0: ONNX Runtime "
+              "decides), provider %s, ONNX Runtime %s\n";
     const bool json = args.has("--json");
     const std::string artifact = json ? json_escape(args.positional[0]) : args.positional[0];
     if (json) source = json_escape(source);

@@ -56,7 +56,8 @@ std::string csv_field(const std::string& s) {
 int main(int argc, char** argv) {
   try {
     const auto args = defectkit::tools::parse_args(
-        argc, argv, {"--out", "--threads", "--provider", "--image-threshold", "--pixel-threshold"}, {"--roi", "--help"});
+        argc, argv, {"--out", "--threads", "--provider", "--image-threshold", "--pixel-threshold"},
+        {"--roi", "--help"});
     if (args.has("--help") || args.positional.size() < 2) {
       std::fputs(kUsage, args.has("--help") ? stdout : stderr);
       return args.has("--help") ? 0 : 2;
@@ -73,7 +74,8 @@ int main(int argc, char** argv) {
     const fs::path out = args.text("--out", ".");
     fs::create_directories(out);
     std::ofstream csv(out / "results.csv");
-    csv << "path,score,is_defective,n_regions,largest_region_area,max_peak,image_threshold,pixel_threshold,heatmap,ms\n";
+    csv << "path,score,is_defective,n_regions,largest_region_area,max_peak,image_threshold,pixel_threshold,heatmap,"
+           "ms\n";
     int failures = 0;
     for (size_t i = 1; i < args.positional.size(); ++i) {
       const std::string& strip = args.positional[i];
@@ -85,10 +87,12 @@ int main(int argc, char** argv) {
         write_heatmap_tiff(heatmap.string(), r);
         int largest = 0;
         float peak = 0.0f;
-        for (const auto& region : r.regions) largest = std::max(largest, region.area), peak = std::max(peak, region.peak);
+        for (const auto& region : r.regions)
+          largest = std::max(largest, region.area), peak = std::max(peak, region.peak);
         char line[512];
         std::snprintf(line, sizeof line, "%.6f,%d,%zu,%d,%.6f,%.6f,%.6f,%s,%.3f", r.score, r.is_defective ? 1 : 0,
-                      r.regions.size(), largest, peak, r.image_threshold, r.pixel_threshold, csv_field(heatmap.string()).c_str(), ms);
+                      r.regions.size(), largest, peak, r.image_threshold, r.pixel_threshold,
+                      csv_field(heatmap.string()).c_str(), ms);
         csv << csv_field(strip) << "," << line << "\n";
         std::printf("%s: score %.4f %s, %zu regions, %.1f ms\n", strip.c_str(), r.score,
                     r.is_defective ? "DEFECTIVE" : "ok", r.regions.size(), ms);

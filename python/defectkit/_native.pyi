@@ -5,7 +5,6 @@ import numpy as np
 def read_strip(path: str) -> np.ndarray: ...
 def default_onnxruntime_library() -> str: ...
 def load_onnxruntime(library_path: str = "") -> dict[str, object]: ...
-
 def input_copies() -> int: ...
 
 class Model:
@@ -48,7 +47,11 @@ class Inspector:
     @property
     def info(self) -> dict[str, object]: ...
     def inspect_path(
-        self, path: str, roi: bool = False, image_threshold: float | None = None, pixel_threshold: float | None = None
+        self,
+        path: str,
+        roi: bool = False,
+        image_threshold: float | None = None,
+        pixel_threshold: float | None = None,
     ) -> dict[str, object]: ...
     def inspect_array(
         self,

@@ -19,7 +19,15 @@ from defectkit._ortpath import find_onnxruntime_library
 from defectkit._version import __version__
 from defectkit.errors import InvalidArgumentError
 
-__all__ = ["Inspection", "Inspector", "Model", "Region", "native_info", "onnxruntime_library_path", "read_strip"]
+__all__ = [
+    "Inspection",
+    "Inspector",
+    "Model",
+    "Region",
+    "native_info",
+    "onnxruntime_library_path",
+    "read_strip",
+]
 
 ORT_LIBRARY_ENV = "DEFECTKIT_ORT_LIBRARY"
 

@@ -30,8 +30,13 @@ OnnxGraph patch_graph(const ArtifactSpec& s) {
   OnnxGraph g;
   const int64_t n = s.fixed_batch > 0 ? s.fixed_batch : -1;
   g.inputs = {{"patch", {n, 3, s.patch, s.patch}}};
-  g.initializers = {ints("start0", {0}), ints("end0", {1}), ints("start1", {1}), ints("end1", {2}),
-                    ints("axis1", {1}), scalar("half_per_255", 0.5f / 255.0f), scalar("per_255", 1.0f / 255.0f)};
+  g.initializers = {ints("start0", {0}),
+                    ints("end0", {1}),
+                    ints("start1", {1}),
+                    ints("end1", {2}),
+                    ints("axis1", {1}),
+                    scalar("half_per_255", 0.5f / 255.0f),
+                    scalar("per_255", 1.0f / 255.0f)};
   g.nodes.push_back(channel("patch", 0, "target"));
   if (s.tile_dependent) {
     g.nodes.push_back(channel("patch", 1, "ref1"));
@@ -87,8 +92,8 @@ std::map<std::string, std::string> artifact_metadata(const ArtifactSpec& s) {
   const bool score = !patch && s.graph_score;
   m["outputs"] = std::string("{\"format\": \"") + (s.seed3ch ? "seed3ch" : "raw") +
                  "\", \"heatmap\": \"heatmap\", \"score\": " + (score ? "\"score\"" : "null") + "}";
-  m["thresholds"] = "{\"image\": " + std::to_string(s.image_threshold) +
-                    ", \"pixel\": " + std::to_string(s.pixel_threshold) + "}";
+  m["thresholds"] =
+      "{\"image\": " + std::to_string(s.image_threshold) + ", \"pixel\": " + std::to_string(s.pixel_threshold) + "}";
   m["precision"] = "fp32";
   m["provenance"] = R"({"run_config": {"width": 16}, "data_fingerprint": "sha256:00", "defectkit_version": "0.1.0"})";
   for (const auto& [key, value] : s.overrides) m[key] = value;
@@ -112,8 +117,10 @@ std::string write_artifact(const ArtifactSpec& s, const std::string& filename) {
     g.outputs = {{"heatmap", {n, 1, h, w}}};
   }
   if (s.graph != "patch" && s.graph_score) {
-    g.nodes.push_back(
-        {"ReduceMean", {"map"}, {"score"}, {OnnxAttribute::integers("axes", {1, 2, 3}), OnnxAttribute::integer("keepdims", 0)}});
+    g.nodes.push_back({"ReduceMean",
+                       {"map"},
+                       {"score"},
+                       {OnnxAttribute::integers("axes", {1, 2, 3}), OnnxAttribute::integer("keepdims", 0)}});
     g.outputs.push_back({"score", {-1}});
   }
   g.metadata = artifact_metadata(s);

@@ -17,10 +17,10 @@ struct ArtifactSpec {
   // Patch graphs: heatmap = 0.5 target / 255 + 0.5 mean(ref1 over the tile) / 255,
   // so each pixel shows which tile it came from; false: target / 255 only.
   bool tile_dependent = true;
-  int fixed_batch = -1;          // patch graphs: a fixed N instead of a dynamic one
-  bool roi = false;              // fourth_channel "roi"
-  bool seed3ch = false;          // output format seed3ch
-  bool graph_score = true;       // full-image graphs: a `score` output (mean of the heatmap)
+  int fixed_batch = -1;     // patch graphs: a fixed N instead of a dynamic one
+  bool roi = false;         // fourth_channel "roi"
+  bool seed3ch = false;     // output format seed3ch
+  bool graph_score = true;  // full-image graphs: a `score` output (mean of the heatmap)
   float image_threshold = 0.4f;
   float pixel_threshold = 0.6f;
   std::map<std::string, std::string> overrides;  // metadata key (no prefix) -> value, replacing the default

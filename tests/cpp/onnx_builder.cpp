@@ -59,8 +59,10 @@ std::string initializer(const OnnxInitializer& t) {
   int_field(out, 2, int64 ? 7 : 1);  // data_type INT64 or FLOAT
   bytes_field(out, 8, t.name);
   std::string raw;  // raw_data: little-endian, as on every machine these tests run on
-  if (int64) raw.assign(reinterpret_cast<const char*>(t.int64s.data()), t.int64s.size() * sizeof(int64_t));
-  else raw.assign(reinterpret_cast<const char*>(t.floats.data()), t.floats.size() * sizeof(float));
+  if (int64)
+    raw.assign(reinterpret_cast<const char*>(t.int64s.data()), t.int64s.size() * sizeof(int64_t));
+  else
+    raw.assign(reinterpret_cast<const char*>(t.floats.data()), t.floats.size() * sizeof(float));
   bytes_field(out, 9, raw);
   return out;
 }
@@ -69,8 +71,10 @@ std::string value_info(const OnnxValue& value) {
   std::string shape;
   for (int64_t d : value.shape) {
     std::string dim;
-    if (d < 0) bytes_field(dim, 2, "N");  // dim_param
-    else int_field(dim, 1, d);            // dim_value
+    if (d < 0)
+      bytes_field(dim, 2, "N");  // dim_param
+    else
+      int_field(dim, 1, d);  // dim_value
     bytes_field(shape, 1, dim);
   }
   std::string tensor_type;

@@ -12,8 +12,8 @@
 using defectkit::ArtifactInfo;
 using defectkit::Error;
 using defectkit::ErrorCode;
-using defectkit::testing::ArtifactSpec;
 using defectkit::testing::artifact_metadata;
+using defectkit::testing::ArtifactSpec;
 
 namespace {
 
@@ -86,8 +86,9 @@ TEST(ArtifactInfo, ParsesRoiAndSeed3chAndFullImageKinds) {
 }
 
 TEST(ArtifactRefusal, MissingFormatVersion) {
-  EXPECT_NE(refusal(without("format_version")).find("not a defectkit artifact: metadata has no 'defectkit.format_version'"),
-            std::string::npos);
+  EXPECT_NE(
+      refusal(without("format_version")).find("not a defectkit artifact: metadata has no 'defectkit.format_version'"),
+      std::string::npos);
 }
 
 TEST(ArtifactRefusal, NewerFormatVersion) {
@@ -129,8 +130,9 @@ TEST(ArtifactRefusal, InputSpecsItCannotFeed) {
 TEST(ArtifactRefusal, MalformedJsonAndMissingKeys) {
   EXPECT_NE(refusal(with("input", "{not json")).find("defectkit.input is not valid JSON"), std::string::npos);
   EXPECT_NE(refusal(without("thresholds")).find("has no 'defectkit.thresholds'"), std::string::npos);
-  EXPECT_NE(refusal(with("thresholds", R"({"image": "high", "pixel": 0.5})")).find("thresholds.image has the wrong type"),
-            std::string::npos);
+  EXPECT_NE(
+      refusal(with("thresholds", R"({"image": "high", "pixel": 0.5})")).find("thresholds.image has the wrong type"),
+      std::string::npos);
   EXPECT_NE(refusal(with("image_size", "[40]")).find("image_size must be [H, W]"), std::string::npos);
   EXPECT_NE(refusal(without("tiling")).find("a patch artifact needs 'defectkit.tiling'"), std::string::npos);
 }
@@ -141,8 +143,9 @@ TEST(ArtifactRefusal, TilingScoreOutputsAndPrecision) {
   EXPECT_NE(refusal(with("tiling", R"({"patch": 16, "min_overlap": 4, "positions_y": [0, 11, 24]})"))
                 .find("positions_y disagrees with positions_along(40, 16, 1, 4)"),
             std::string::npos);
-  EXPECT_NE(refusal(with("tiling", R"({"patch": 16, "min_overlap": 4, "stitch": "average"})")).find("stitch rule 'average'"),
-            std::string::npos);
+  EXPECT_NE(
+      refusal(with("tiling", R"({"patch": 16, "min_overlap": 4, "stitch": "average"})")).find("stitch rule 'average'"),
+      std::string::npos);
   EXPECT_NE(refusal(with("score", R"({"box": 4})")).find("score.box must be a positive odd number"), std::string::npos);
   EXPECT_NE(refusal(with("score", R"({"border": "zeros"})")).find("unknown score border 'zeros'"), std::string::npos);
   EXPECT_NE(refusal(with("outputs", R"({"format": "rgb", "heatmap": "heatmap"})")).find("unknown output format 'rgb'"),
@@ -159,7 +162,8 @@ TEST(ArtifactRefusal, AGraphThatDisagreesWithItsMetadata) {
     FAIL() << "opened an artifact whose metadata names a missing output";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kModel);
-    EXPECT_NE(std::string(e.what()).find(path + ": the graph has no output 'anomaly_map'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path + ": the graph has no output 'anomaly_map'"), std::string::npos)
+        << e.what();
   }
   spec = {};
   spec.overrides["tiling"] = R"({"patch": 32, "min_overlap": 4})";
@@ -175,8 +179,8 @@ TEST(ArtifactRefusal, AGraphThatDisagreesWithItsMetadata) {
 
 TEST(ArtifactRefusal, APlainOnnxFileOpensAsModelButNotAsInspector) {
   ArtifactSpec spec;
-  spec.removed = {"format_version", "family", "graph", "input", "image_size", "tiling", "score", "outputs",
-                  "thresholds", "precision", "provenance"};
+  spec.removed = {"format_version", "family",  "graph",      "input",     "image_size", "tiling",
+                  "score",          "outputs", "thresholds", "precision", "provenance"};
   const std::string path = defectkit::testing::write_artifact(spec, "plain.onnx");
   EXPECT_NO_THROW(defectkit::Model::load(path));
   try {

@@ -1,7 +1,6 @@
 /* The C API from C: test_c_api DIR, DIR written by defectkit_test_data.
  * Prints 'N passed, N failed' and exits non-zero on any failure. */
 #include <defectkit/defectkit_c.h>
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,14 +8,14 @@
 
 static int passed = 0, failed = 0;
 
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (cond) {                                                       \
-      ++passed;                                                       \
-    } else {                                                          \
-      ++failed;                                                       \
+#define CHECK(cond)                                                                                             \
+  do {                                                                                                          \
+    if (cond) {                                                                                                 \
+      ++passed;                                                                                                 \
+    } else {                                                                                                    \
+      ++failed;                                                                                                 \
       fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n", __FILE__, __LINE__, #cond, dk_last_error()); \
-    }                                                                 \
+    }                                                                                                           \
   } while (0)
 
 /* The values defectkit_test_data wrote into strip_0.tif, channel-first. */
@@ -75,8 +74,8 @@ int main(int argc, char** argv) {
         chw[(c * H + y) * W + x] = strip_value(c, y, x);
         hwc8[(y * W + x) * C + c] = (unsigned char)strip_value(c, y, x);
       }
-  CHECK(dk_inspect_buffer(inspector, chw, sizeof(float) * C * H * W, DK_FLOAT32, DK_CHW, C, H, W, NULL,
-                          &from_buffer) == DK_OK);
+  CHECK(dk_inspect_buffer(inspector, chw, sizeof(float) * C * H * W, DK_FLOAT32, DK_CHW, C, H, W, NULL, &from_buffer) ==
+        DK_OK);
   if (from_file && from_buffer) {
     CHECK(from_file->height == H && from_file->width == W);
     for (i = 0; i < H * W; ++i) same = same && from_file->heatmap[i] == from_buffer->heatmap[i];

@@ -86,7 +86,8 @@ void expect_near(const std::vector<float>& a, const std::vector<float>& b, float
   ASSERT_EQ(a.size(), b.size()) << what;
   size_t bad = 0;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::fabs(a[i] - b[i]) > tolerance && bad++ < 5) ADD_FAILURE() << what << " at " << i << ": " << a[i] << " vs " << b[i];
+    if (std::fabs(a[i] - b[i]) > tolerance && bad++ < 5)
+      ADD_FAILURE() << what << " at " << i << ": " << a[i] << " vs " << b[i];
   }
   EXPECT_EQ(bad, 0u) << what;
 }
@@ -142,7 +143,8 @@ TEST(InspectorPatch, AStripSmallerThanAPatchIsRefused) {
   const auto chw = make_chw(3, 15, 40);
   std::string message;
   EXPECT_EQ(code_of([&] { inspector.inspect(chw_view(chw, 3, 15, 40)); }, &message), ErrorCode::kInvalidArgument);
-  EXPECT_NE(message.find("strip buffer: strip is 15 x 40, smaller than one 16 x 16 patch"), std::string::npos) << message;
+  EXPECT_NE(message.find("strip buffer: strip is 15 x 40, smaller than one 16 x 16 patch"), std::string::npos)
+      << message;
 }
 
 TEST(InspectorFullImage, TiledAndPatchArtifactsGiveTheSameHeatmap) {
@@ -183,7 +185,8 @@ TEST(InspectorFullImage, RefusesAStripOfAnotherSize) {
   const auto chw = make_chw(3, 41, 24);
   std::string message;
   EXPECT_EQ(code_of([&] { inspector.inspect(chw_view(chw, 3, 41, 24)); }, &message), ErrorCode::kInvalidArgument);
-  EXPECT_NE(message.find("strip is 41 x 24 but this tiled artifact takes exactly 40 x 24"), std::string::npos) << message;
+  EXPECT_NE(message.find("strip is 41 x 24 but this tiled artifact takes exactly 40 x 24"), std::string::npos)
+      << message;
 }
 
 TEST(InspectorInput, BuffersInEveryDtypeAndLayoutEqualThePathInput) {

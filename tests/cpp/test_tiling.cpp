@@ -13,8 +13,7 @@ using defectkit::Error;
 
 TEST(PositionsAlong, MatchesThePythonRule) {
   // The seed strip: 976 px, patch 128, overlap 16 -> 9 tiles every 106 px.
-  EXPECT_EQ(defectkit::positions_along(976, 128, 1, 16),
-            (std::vector<int>{0, 106, 212, 318, 424, 530, 636, 742, 848}));
+  EXPECT_EQ(defectkit::positions_along(976, 128, 1, 16), (std::vector<int>{0, 106, 212, 318, 424, 530, 636, 742, 848}));
   EXPECT_EQ(defectkit::positions_along(176, 128, 1, 16), (std::vector<int>{0, 48}));
   EXPECT_EQ(defectkit::positions_along(128, 128, 1, 16), (std::vector<int>{0}));
   EXPECT_EQ(defectkit::positions_along(129, 128, 5, 16), (std::vector<int>{0, 1}));  // capped at length - patch + 1
@@ -31,7 +30,8 @@ TEST(NearestCentre, OwnersMinimiseDoubledDistanceWithTiesToTheEarlierTile) {
     for (int i = 0; i < length; ++i) {
       int best = 0;  // brute force over every tile
       for (size_t t = 1; t < starts.size(); ++t) {
-        if (std::abs(2 * i - (2 * starts[t] + 16)) < std::abs(2 * i - (2 * starts[best] + 16))) best = static_cast<int>(t);
+        if (std::abs(2 * i - (2 * starts[t] + 16)) < std::abs(2 * i - (2 * starts[best] + 16)))
+          best = static_cast<int>(t);
       }
       EXPECT_EQ(owner[i], best) << "length " << length << " row " << i;
     }

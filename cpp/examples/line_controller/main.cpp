@@ -53,8 +53,10 @@ int main(int argc, char** argv) {
   bool once = false;
   for (int i = 4; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--once") once = true;
-    else if (a == "--poll-ms" && i + 1 < argc) poll_ms = std::atoi(argv[++i]);
+    if (a == "--once")
+      once = true;
+    else if (a == "--poll-ms" && i + 1 < argc)
+      poll_ms = std::atoi(argv[++i]);
   }
   try {
     const auto inspector = defectkit::Inspector::open(argv[1]);
@@ -75,7 +77,8 @@ int main(int argc, char** argv) {
     for (;;) {
       std::vector<fs::path> fresh;
       for (const auto& entry : fs::directory_iterator(argv[3])) {
-        if (entry.is_regular_file() && is_strip(entry.path()) && !seen.count(entry.path())) fresh.push_back(entry.path());
+        if (entry.is_regular_file() && is_strip(entry.path()) && !seen.count(entry.path()))
+          fresh.push_back(entry.path());
       }
       std::sort(fresh.begin(), fresh.end());
       for (const auto& p : fresh) {

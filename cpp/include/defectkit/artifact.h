@@ -30,12 +30,12 @@ enum class OutputFormat {
 };
 
 struct InputSpec {
-  std::string name;                       // graph input, "strip" or "patch"
-  std::string layout = "NCHW";            // the only layout of format 1
-  std::string dtype = "float32";          // the only dtype of format 1
-  float scale = 255.0f;                   // inputs are on the 0..scale range
-  std::vector<std::string> channels;      // model channels, in order: target, ref1, ref2
-  std::vector<int> accepted_channels;     // strip channel counts the graph accepts: a subset of {3, 4}
+  std::string name;                    // graph input, "strip" or "patch"
+  std::string layout = "NCHW";         // the only layout of format 1
+  std::string dtype = "float32";       // the only dtype of format 1
+  float scale = 255.0f;                // inputs are on the 0..scale range
+  std::vector<std::string> channels;   // model channels, in order: target, ref1, ref2
+  std::vector<int> accepted_channels;  // strip channel counts the graph accepts: a subset of {3, 4}
   FourthChannel fourth_channel = FourthChannel::kIgnore;
 };
 
@@ -45,7 +45,7 @@ struct TilingSpec {
   std::vector<int> positions_y;  // tile starts for image_size (informational at other sizes)
   std::vector<int> positions_x;
   std::string stitch = "nearest_centre";
-  std::string mode;              // "baked", "none" or "runtime"
+  std::string mode;  // "baked", "none" or "runtime"
 };
 
 struct ScoreSpec {
@@ -67,16 +67,16 @@ struct Thresholds {
 
 struct ArtifactInfo {
   int format_version = 0;
-  std::string family;                // "reference_unet"
+  std::string family;  // "reference_unet"
   GraphKind graph = GraphKind::kPatch;
   InputSpec input;
-  int image_height = 0;              // defectkit.image_size
+  int image_height = 0;  // defectkit.image_size
   int image_width = 0;
-  TilingSpec tiling;                 // required for patch graphs; else as written (may be empty)
+  TilingSpec tiling;  // required for patch graphs; else as written (may be empty)
   ScoreSpec score;
   OutputSpec outputs;
   Thresholds thresholds;
-  std::string precision = "fp32";    // "fp32" or "int8"
+  std::string precision = "fp32";      // "fp32" or "int8"
   std::string provenance_json = "{}";  // defectkit.provenance, verbatim JSON text
 };
 

@@ -47,10 +47,10 @@ struct InspectOptions {
 
 struct Inspection {
   int height = 0, width = 0;
-  std::vector<float> heatmap;  // (H, W) row-major, defect probability in [0, 1]
-  float score = 0.0f;          // image score (box mean max, see heatmap.h)
-  bool is_defective = false;   // score >= image_threshold
-  std::vector<Region> regions;  // connected components of heatmap >= pixel_threshold
+  std::vector<float> heatmap;    // (H, W) row-major, defect probability in [0, 1]
+  float score = 0.0f;            // image score (box mean max, see heatmap.h)
+  bool is_defective = false;     // score >= image_threshold
+  std::vector<Region> regions;   // connected components of heatmap >= pixel_threshold
   float image_threshold = 0.0f;  // the thresholds that were applied
   float pixel_threshold = 0.0f;
 };
@@ -83,7 +83,8 @@ class Inspector {
   void inspect_into(const StripView& strip, Inspection& out, const InspectOptions& options = {}) const;
 
   // Several strips, in order, each as inspect() would. Thread-safe.
-  std::vector<Inspection> inspect_batch(const std::vector<std::string>& paths, const InspectOptions& options = {}) const;
+  std::vector<Inspection> inspect_batch(const std::vector<std::string>& paths,
+                                        const InspectOptions& options = {}) const;
   std::vector<Inspection> inspect_batch(const std::vector<StripView>& strips, const InspectOptions& options = {}) const;
 
  private:

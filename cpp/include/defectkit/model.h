@@ -14,14 +14,14 @@ enum class GraphOptimization { kDisable, kBasic, kExtended, kAll };
 
 // Settings for a session; the defaults suit a dedicated inspection machine.
 struct ModelOptions {
-  int intra_op_threads = 0;          // 0: ONNX Runtime decides (one per physical core)
-  int inter_op_threads = 0;          // 0: ONNX Runtime decides
+  int intra_op_threads = 0;  // 0: ONNX Runtime decides (one per physical core)
+  int inter_op_threads = 0;  // 0: ONNX Runtime decides
   GraphOptimization graph_optimization = GraphOptimization::kAll;
   // "cpu" (always there), "cuda", "tensorrt" or "openvino" (case-insensitive,
   // or ONNX Runtime's own name, "CUDAExecutionProvider"); a provider the
   // loaded ONNX Runtime does not offer is Error(kBackend) naming those it has.
   std::string execution_provider = "cpu";
-  std::string onnxruntime_library;   // empty: default_onnxruntime_library()
+  std::string onnxruntime_library;  // empty: default_onnxruntime_library()
 };
 
 // Parses "disable", "basic", "extended" or "all"; Error(kInvalidArgument) otherwise.

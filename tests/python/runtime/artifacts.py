@@ -20,7 +20,9 @@ PATCH = 16
 OVERLAP = 4
 
 
-def _metadata(graph: str, size: tuple[int, int], *, roi: bool, score: bool, **overrides: Any) -> dict[str, str]:
+def _metadata(
+    graph: str, size: tuple[int, int], *, roi: bool, score: bool, **overrides: Any
+) -> dict[str, str]:
     h, w = size
     tiling: dict[str, Any] = {"patch": None, "stitch": "nearest_centre", "mode": "baked"}
     if graph == "patch":
@@ -51,10 +53,16 @@ def _metadata(graph: str, size: tuple[int, int], *, roi: bool, score: bool, **ov
         "outputs": {"format": "raw", "heatmap": "heatmap", "score": "score" if score else None},
         "thresholds": {"image": 0.4, "pixel": 0.6},
         "precision": "fp32",
-        "provenance": {"run_config": {"width": 16}, "data_fingerprint": "sha256:00", "defectkit_version": "0.1.0"},
+        "provenance": {
+            "run_config": {"width": 16},
+            "data_fingerprint": "sha256:00",
+            "defectkit_version": "0.1.0",
+        },
     }
     meta.update(overrides)
-    return {f"defectkit.{k}": v if isinstance(v, str) else json.dumps(v) for k, v in meta.items() if v is not ...}
+    return {
+        f"defectkit.{k}": v if isinstance(v, str) else json.dumps(v) for k, v in meta.items() if v is not ...
+    }
 
 
 def _const(name: str, values: Any, dtype: Any) -> onnx.TensorProto:
