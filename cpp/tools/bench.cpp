@@ -44,7 +44,7 @@ std::string json_escape(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return defectkit::tools::run_tool(kUsage, [&] {
     const auto args = defectkit::tools::parse_args(argc, argv, {"--runs", "--warmup", "--threads", "--provider"},
                                                    {"--json", "--help"});
     if (args.has("--help") || args.positional.empty() || args.positional.size() > 2) {
@@ -115,11 +115,5 @@ int main(int argc, char** argv) {
                 percentile(ms, 90), percentile(ms, 99), ms.back(), runs / total_s, rss_mib,
                 options.model.intra_op_threads, inspector.model().execution_provider().c_str(), ort.version.c_str());
     return 0;
-  } catch (const defectkit::Error& e) {
-    std::fprintf(stderr, "error (%s): %s\n", defectkit::error_code_name(e.code()), e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n%s", e.what(), kUsage);
-    return 2;
-  }
+  });
 }

@@ -54,7 +54,7 @@ std::string csv_field(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return defectkit::tools::run_tool(kUsage, [&] {
     const auto args = defectkit::tools::parse_args(
         argc, argv, {"--out", "--threads", "--provider", "--image-threshold", "--pixel-threshold"},
         {"--roi", "--help"});
@@ -97,17 +97,11 @@ int main(int argc, char** argv) {
         std::printf("%s: score %.4f %s, %zu regions, %.1f ms\n", strip.c_str(), r.score,
                     r.is_defective ? "DEFECTIVE" : "ok", r.regions.size(), ms);
       } catch (const defectkit::Error& e) {
-        std::fprintf(stderr, "error (%s): %s\n", defectkit::error_code_name(e.code()), e.what());
+        defectkit::tools::print_error(e);
         ++failures;
       }
     }
     std::printf("wrote %s\n", (out / "results.csv").string().c_str());
     return failures == 0 ? 0 : 1;
-  } catch (const defectkit::Error& e) {
-    std::fprintf(stderr, "error (%s): %s\n", defectkit::error_code_name(e.code()), e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n%s", e.what(), kUsage);
-    return 2;
-  }
+  });
 }

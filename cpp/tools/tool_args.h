@@ -1,13 +1,16 @@
-// Command-line parsing shared by the tools: positional arguments and
-// `--name value` / `--flag` options, with errors that say what is wrong.
+// What the tools share: parsing positional arguments and `--name value` /
+// `--flag` options, and the one try/catch around each main().
 #pragma once
 
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "defectkit/error.h"
 
 namespace defectkit::tools {
 
@@ -54,6 +57,25 @@ inline Args parse_args(int argc, char** argv, const std::set<std::string>& value
     }
   }
   return args;
+}
+
+inline void print_error(const defectkit::Error& e) {
+  std::fprintf(stderr, "error (%s): %s\n", defectkit::error_code_name(e.code()), e.what());
+}
+
+// Runs a tool's body: a defectkit::Error prints its code and message (exit
+// 1); any other exception is a usage mistake and prints the usage (exit 2).
+template <typename Body>
+int run_tool(const char* usage, Body&& body) {
+  try {
+    return body();
+  } catch (const defectkit::Error& e) {
+    print_error(e);
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n%s", e.what(), usage);
+    return 2;
+  }
 }
 
 }  // namespace defectkit::tools

@@ -1,15 +1,9 @@
 # Runs defectkit-infer and defectkit-bench on the test artifacts and strips
 # (TOOLS_DIR, DATA_DIR, WORK_DIR) and checks what they write.
 file(REMOVE_RECURSE "${WORK_DIR}")
-function(run_ok out_var)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
-  endif()
-  set(${out_var} "${out}" PARENT_SCOPE)
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/run_checked.cmake")
 
-run_ok(out "${TOOLS_DIR}/defectkit-infer" "${DATA_DIR}/patch.onnx" "${DATA_DIR}/strip_0.tif" "${DATA_DIR}/strip_1.tif"
+run_checked(out "${TOOLS_DIR}/defectkit-infer" "${DATA_DIR}/patch.onnx" "${DATA_DIR}/strip_0.tif" "${DATA_DIR}/strip_1.tif"
        --out "${WORK_DIR}/infer")
 file(STRINGS "${WORK_DIR}/infer/results.csv" rows)
 list(LENGTH rows n)
@@ -41,14 +35,14 @@ if(rc EQUAL 0 OR NOT err MATCHES "missing.tif: no such file" OR NOT EXISTS "${WO
   message(FATAL_ERROR "a missing strip: rc ${rc}, stderr ${err}")
 endif()
 
-run_ok(json "${TOOLS_DIR}/defectkit-bench" "${DATA_DIR}/patch.onnx" --runs 5 --warmup 1 --json)
+run_checked(json "${TOOLS_DIR}/defectkit-bench" "${DATA_DIR}/patch.onnx" --runs 5 --warmup 1 --json)
 foreach(key p50_ms p99_ms strips_per_s peak_rss_mib "provider\": \"CPUExecutionProvider" onnxruntime)
   string(FIND "${json}" "${key}" at)
   if(at EQUAL -1)
     message(FATAL_ERROR "bench --json lacks ${key}: ${json}")
   endif()
 endforeach()
-run_ok(text "${TOOLS_DIR}/defectkit-bench" "${DATA_DIR}/tiled.onnx" "${DATA_DIR}/strip_1.tif" --runs 3)
+run_checked(text "${TOOLS_DIR}/defectkit-bench" "${DATA_DIR}/tiled.onnx" "${DATA_DIR}/strip_1.tif" --runs 3)
 if(NOT text MATCHES "latency ms: min [0-9.]+  p50")
   message(FATAL_ERROR "bench text output: ${text}")
 endif()
