@@ -10,19 +10,13 @@
 #include "defectkit/model.h"
 #include "defectkit/onnxruntime_loader.h"
 #include "defectkit/strip_reader.h"
+#include "numpy_util.h"
 
 namespace py = pybind11;
 using namespace pybind11::literals;
+using defectkit_bindings::to_numpy;
 
 namespace {
-
-// Hands a vector's buffer to numpy without copying: the capsule owns it.
-py::array_t<float> to_numpy(std::vector<float>&& data, const std::vector<int64_t>& shape) {
-  auto* owned = new std::vector<float>(std::move(data));
-  py::capsule free_when_done(owned, [](void* p) { delete static_cast<std::vector<float>*>(p); });
-  std::vector<py::ssize_t> dims(shape.begin(), shape.end());
-  return py::array_t<float>(dims, owned->data(), free_when_done);
-}
 
 // defectkit::Error -> the class from defectkit.errors for its code, so native
 // and Python-side failures raise the same types.
@@ -30,14 +24,15 @@ void translate_error(std::exception_ptr p) {
   try {
     if (p) std::rethrow_exception(p);
   } catch (const defectkit::Error& e) {
-    py::object cls = py::module_::import("defectkit.errors").attr("error_for_code")(defectkit::error_code_name(e.code()));
+    py::object cls =
+        py::module_::import("defectkit.errors").attr("error_for_code")(defectkit::error_code_name(e.code()));
     PyErr_SetString(cls.ptr(), e.what());
   }
 }
 
 py::dict info_dict(const defectkit::OnnxRuntimeInfo& info) {
-  return py::dict("version"_a = info.version, "library_path"_a = info.library_path,
-                  "api_version"_a = info.api_version, "providers"_a = info.providers);
+  return py::dict("version"_a = info.version, "library_path"_a = info.library_path, "api_version"_a = info.api_version,
+                  "providers"_a = info.providers);
 }
 
 }  // namespace
@@ -71,15 +66,20 @@ PYBIND11_MODULE(_native, m) {
       "library_path"_a = "", "Opens ONNX Runtime once per process and describes it.");
 
   py::class_<defectkit::Model>(m, "Model")
-      .def(py::init([](const std::string& path, int intra, int inter, const std::string& library) {
+      .def(py::init([](const std::string& path, int intra, int inter, const std::string& library,
+                       const std::string& provider, const std::string& graph_optimization) {
              defectkit::ModelOptions options;
              options.intra_op_threads = intra;
              options.inter_op_threads = inter;
              options.onnxruntime_library = library;
+             options.execution_provider = provider;
+             options.graph_optimization = defectkit::parse_graph_optimization(graph_optimization);
              py::gil_scoped_release release;
              return defectkit::Model::load(path, options);
            }),
-           "path"_a, "intra_op_threads"_a = 0, "inter_op_threads"_a = 0, "onnxruntime_library"_a = "")
+           "path"_a, "intra_op_threads"_a = 0, "inter_op_threads"_a = 0, "onnxruntime_library"_a = "",
+           "provider"_a = "cpu", "graph_optimization"_a = "all")
+      .def_property_readonly("provider", &defectkit::Model::execution_provider)
       .def_property_readonly("path", &defectkit::Model::path)
       .def_property_readonly("inputs",
                              [](const defectkit::Model& model) {
@@ -112,4 +112,6 @@ PYBIND11_MODULE(_native, m) {
             return result;
           },
           "inputs"_a, "Runs the graph on float32 arrays (one per input, in order); returns the outputs in order.");
+
+  defectkit_bindings::bind_inspector(m);
 }

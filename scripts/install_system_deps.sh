@@ -2,7 +2,7 @@
 # Installs the Debian packages the native build needs, only those missing.
 # Idempotent: a machine that has them all runs no apt command at all.
 set -euo pipefail
-packages=(g++ make libtiff-dev libgtest-dev pkg-config ca-certificates)
+packages=(g++ make libtiff-dev libgtest-dev nlohmann-json3-dev pkg-config ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

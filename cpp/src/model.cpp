@@ -1,10 +1,11 @@
 #include "defectkit/model.h"
 
+#include <onnxruntime_cxx_api.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cctype>
 #include <numeric>
-
-#include <onnxruntime_cxx_api.h>
 
 #include "defectkit/error.h"
 #include "defectkit/onnxruntime_loader.h"
@@ -24,13 +25,25 @@ Ort::Env& shared_env() {
   throw Error(code, context + ": " + e.what());
 }
 
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string shape_string(const std::vector<int64_t>& s) {
+  std::string out = "(";
+  for (size_t d = 0; d < s.size(); ++d) out += (d ? ", " : "") + std::to_string(s[d]);
+  return out + ")";
+}
+
 std::vector<TensorInfo> describe(const Ort::Session& session, bool inputs) {
   Ort::AllocatorWithDefaultOptions allocator;
   const size_t count = inputs ? session.GetInputCount() : session.GetOutputCount();
   std::vector<TensorInfo> result;
   for (size_t i = 0; i < count; ++i) {
     TensorInfo info;
-    info.name = (inputs ? session.GetInputNameAllocated(i, allocator) : session.GetOutputNameAllocated(i, allocator)).get();
+    info.name =
+        (inputs ? session.GetInputNameAllocated(i, allocator) : session.GetOutputNameAllocated(i, allocator)).get();
     Ort::TypeInfo type = inputs ? session.GetInputTypeInfo(i) : session.GetOutputTypeInfo(i);
     if (type.GetONNXType() == ONNX_TYPE_TENSOR) info.shape = type.GetTensorTypeAndShapeInfo().GetShape();
     result.push_back(std::move(info));
@@ -38,15 +51,100 @@ std::vector<TensorInfo> describe(const Ort::Session& session, bool inputs) {
   return result;
 }
 
+// Maps a short provider name to ONNX Runtime's and appends it to the session
+// options; CPU needs nothing appended (it is always the fallback).
+std::string configure_provider(Ort::SessionOptions& so, const std::string& requested, const OnnxRuntimeInfo& ort) {
+  const std::string key = lower(requested.empty() ? "cpu" : requested);
+  std::string name;
+  if (key == "cpu" || key == "cpuexecutionprovider")
+    name = "CPUExecutionProvider";
+  else if (key == "cuda" || key == "cudaexecutionprovider")
+    name = "CUDAExecutionProvider";
+  else if (key == "tensorrt" || key == "tensorrtexecutionprovider")
+    name = "TensorrtExecutionProvider";
+  else if (key == "openvino" || key == "openvinoexecutionprovider")
+    name = "OpenVINOExecutionProvider";
+  else
+    throw Error(ErrorCode::kInvalidArgument,
+                "unknown execution provider '" + requested + "' (expected cpu, cuda, tensorrt or openvino)");
+  if (std::find(ort.providers.begin(), ort.providers.end(), name) == ort.providers.end()) {
+    std::string offered;
+    for (const auto& p : ort.providers) offered += (offered.empty() ? "" : ", ") + p;
+    throw Error(ErrorCode::kBackend, "execution provider " + name + " is not in the loaded ONNX Runtime " +
+                                         ort.version + " (" + ort.library_path + "), which offers: " + offered);
+  }
+  if (name == "CUDAExecutionProvider") so.AppendExecutionProvider_CUDA(OrtCUDAProviderOptions{});
+  if (name == "TensorrtExecutionProvider") so.AppendExecutionProvider_TensorRT(OrtTensorRTProviderOptions{});
+  if (name == "OpenVINOExecutionProvider") so.AppendExecutionProvider_OpenVINO_V2({});
+  return name;
+}
+
+GraphOptimizationLevel ort_level(GraphOptimization level) {
+  switch (level) {
+    case GraphOptimization::kDisable:
+      return ORT_DISABLE_ALL;
+    case GraphOptimization::kBasic:
+      return ORT_ENABLE_BASIC;
+    case GraphOptimization::kExtended:
+      return ORT_ENABLE_EXTENDED;
+    case GraphOptimization::kAll:
+      return ORT_ENABLE_ALL;
+  }
+  return ORT_ENABLE_ALL;
+}
+
 }  // namespace
+
+GraphOptimization parse_graph_optimization(const std::string& name) {
+  const std::string key = lower(name);
+  if (key == "disable" || key == "none") return GraphOptimization::kDisable;
+  if (key == "basic") return GraphOptimization::kBasic;
+  if (key == "extended") return GraphOptimization::kExtended;
+  if (key == "all") return GraphOptimization::kAll;
+  throw Error(ErrorCode::kInvalidArgument,
+              "unknown graph optimisation level '" + name + "' (expected disable, basic, extended or all)");
+}
 
 struct Model::Impl {
   std::string path;
+  std::string provider;
   Ort::Session session{nullptr};
+  Ort::MemoryInfo cpu{nullptr};
   std::vector<TensorInfo> inputs, outputs;
   std::vector<const char*> input_names, output_names;  // point into inputs/outputs, cached once
   std::map<std::string, std::string> metadata;
+
+  // Wraps the caller's input buffers as ONNX Runtime tensors (no copy) after
+  // checking count, rank and fixed dimensions.
+  std::vector<Ort::Value> wrap_inputs(const std::vector<TensorView>& views) const;
 };
+
+std::vector<Ort::Value> Model::Impl::wrap_inputs(const std::vector<TensorView>& views) const {
+  if (views.size() != inputs.size()) {
+    throw Error(ErrorCode::kInvalidArgument, path + ": the model takes " + std::to_string(inputs.size()) +
+                                                 " inputs, got " + std::to_string(views.size()));
+  }
+  std::vector<Ort::Value> values;
+  values.reserve(views.size());
+  for (size_t i = 0; i < views.size(); ++i) {
+    const auto& expected = inputs[i];
+    const auto& view = views[i];
+    bool fits = view.data != nullptr && view.shape.size() == expected.shape.size();
+    for (size_t d = 0; fits && d < view.shape.size(); ++d) {
+      fits = view.shape[d] > 0 && (expected.shape[d] < 0 || expected.shape[d] == view.shape[d]);
+    }
+    if (!fits) {
+      throw Error(ErrorCode::kInvalidArgument, path + ": input '" + expected.name + "' expects shape " +
+                                                   shape_string(expected.shape) + ", got " + shape_string(view.shape));
+    }
+    const size_t count = std::accumulate(view.shape.begin(), view.shape.end(), size_t{1},
+                                         [](size_t a, int64_t b) { return a * static_cast<size_t>(b); });
+    // ONNX Runtime only reads inputs; the const_cast is its API's, not a write.
+    values.push_back(Ort::Value::CreateTensor<float>(cpu, const_cast<float*>(view.data), count, view.shape.data(),
+                                                     view.shape.size()));
+  }
+  return values;
+}
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::Model(Model&&) noexcept = default;
@@ -54,11 +152,11 @@ Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
 Model Model::load(const std::string& path, const ModelOptions& options) {
-  struct stat st {};
+  struct stat st{};
   if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     throw Error(ErrorCode::kFileNotFound, path + ": no such model file");
   }
-  load_onnxruntime(options.onnxruntime_library);
+  const OnnxRuntimeInfo& ort = load_onnxruntime(options.onnxruntime_library);
 
   auto impl = std::make_unique<Impl>();
   impl->path = path;
@@ -66,7 +164,10 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     Ort::SessionOptions session_options;
     session_options.SetIntraOpNumThreads(options.intra_op_threads);
     session_options.SetInterOpNumThreads(options.inter_op_threads);
+    session_options.SetGraphOptimizationLevel(ort_level(options.graph_optimization));
+    impl->provider = configure_provider(session_options, options.execution_provider, ort);
     impl->session = Ort::Session(shared_env(), path.c_str(), session_options);
+    impl->cpu = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
   } catch (const Ort::Exception& e) {
     rethrow_ort(e, ErrorCode::kModel, path + ": ONNX Runtime cannot load this model");
   }
@@ -90,43 +191,16 @@ const std::string& Model::path() const { return impl_->path; }
 const std::vector<TensorInfo>& Model::inputs() const { return impl_->inputs; }
 const std::vector<TensorInfo>& Model::outputs() const { return impl_->outputs; }
 const std::map<std::string, std::string>& Model::metadata() const { return impl_->metadata; }
+const std::string& Model::execution_provider() const { return impl_->provider; }
 
 std::vector<Tensor> Model::run(const std::vector<TensorView>& inputs) const {
   const Impl& m = *impl_;
-  if (inputs.size() != m.inputs.size()) {
-    throw Error(ErrorCode::kInvalidArgument, m.path + ": the model takes " + std::to_string(m.inputs.size()) +
-                                                 " inputs, got " + std::to_string(inputs.size()));
-  }
-  Ort::MemoryInfo cpu = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
-  std::vector<Ort::Value> values;
-  values.reserve(inputs.size());
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const auto& expected = m.inputs[i];
-    const auto& view = inputs[i];
-    bool fits = view.data != nullptr && view.shape.size() == expected.shape.size();
-    for (size_t d = 0; fits && d < view.shape.size(); ++d) {
-      fits = view.shape[d] > 0 && (expected.shape[d] < 0 || expected.shape[d] == view.shape[d]);
-    }
-    if (!fits) {
-      auto str = [](const std::vector<int64_t>& s) {
-        std::string out = "(";
-        for (size_t d = 0; d < s.size(); ++d) out += (d ? ", " : "") + std::to_string(s[d]);
-        return out + ")";
-      };
-      throw Error(ErrorCode::kInvalidArgument, m.path + ": input '" + expected.name + "' expects shape " +
-                                                   str(expected.shape) + ", got " + str(view.shape));
-    }
-    const size_t count = std::accumulate(view.shape.begin(), view.shape.end(), size_t{1},
-                                         [](size_t a, int64_t b) { return a * static_cast<size_t>(b); });
-    // ONNX Runtime only reads inputs; the const_cast is its API's, not a write.
-    values.push_back(Ort::Value::CreateTensor<float>(cpu, const_cast<float*>(view.data), count, view.shape.data(),
-                                                     view.shape.size()));
-  }
+  std::vector<Ort::Value> values = m.wrap_inputs(inputs);
   std::vector<Ort::Value> results;
   try {
-    results = const_cast<Ort::Session&>(m.session)
-                  .Run(Ort::RunOptions{nullptr}, m.input_names.data(), values.data(), values.size(),
-                       m.output_names.data(), m.output_names.size());
+    // Session::Run is documented thread-safe; the C++ wrapper is merely not const.
+    results = const_cast<Ort::Session&>(m.session).Run(Ort::RunOptions{nullptr}, m.input_names.data(), values.data(),
+                                                       values.size(), m.output_names.data(), m.output_names.size());
   } catch (const Ort::Exception& e) {
     rethrow_ort(e, ErrorCode::kBackend, m.path + ": inference failed");
   }
@@ -143,6 +217,32 @@ std::vector<Tensor> Model::run(const std::vector<TensorView>& inputs) const {
     outputs.push_back(std::move(t));
   }
   return outputs;
+}
+
+void Model::run_into(const std::vector<TensorView>& inputs, const std::vector<MutableTensorView>& outputs) const {
+  const Impl& m = *impl_;
+  if (outputs.size() != m.outputs.size()) {
+    throw Error(ErrorCode::kInvalidArgument, m.path + ": the model has " + std::to_string(m.outputs.size()) +
+                                                 " outputs, got " + std::to_string(outputs.size()) + " buffers");
+  }
+  std::vector<Ort::Value> values = m.wrap_inputs(inputs);
+  std::vector<const char*> names;
+  std::vector<Ort::Value> results;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const auto& view = outputs[i];
+    if (view.data == nullptr) continue;
+    const size_t count = std::accumulate(view.shape.begin(), view.shape.end(), size_t{1}, [](size_t a, int64_t b) {
+      return a * static_cast<size_t>(std::max<int64_t>(b, 0));
+    });
+    names.push_back(m.output_names[i]);
+    results.push_back(Ort::Value::CreateTensor<float>(m.cpu, view.data, count, view.shape.data(), view.shape.size()));
+  }
+  try {
+    const_cast<Ort::Session&>(m.session).Run(Ort::RunOptions{nullptr}, m.input_names.data(), values.data(),
+                                             values.size(), names.data(), results.data(), results.size());
+  } catch (const Ort::Exception& e) {
+    rethrow_ort(e, ErrorCode::kBackend, m.path + ": inference failed");
+  }
 }
 
 }  // namespace defectkit

@@ -1,7 +1,7 @@
 // defectkit-strip-info: decodes strips with the native reader and prints
 // their shape and per-channel range. Exit code 0 when every file reads.
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <string>
 

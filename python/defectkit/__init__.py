@@ -18,16 +18,27 @@ from defectkit.errors import (
     ModelError,
     UnsupportedFormatError,
 )
-from defectkit.runtime import Model, native_info, onnxruntime_library_path, read_strip
+from defectkit.runtime import (
+    Inspection,
+    Inspector,
+    Model,
+    Region,
+    native_info,
+    onnxruntime_library_path,
+    read_strip,
+)
 
 __all__ = [
     "BackendError",
     "BadFileError",
     "Error",
     "FileMissingError",
+    "Inspection",
+    "Inspector",
     "InvalidArgumentError",
     "Model",
     "ModelError",
+    "Region",
     "UnsupportedFormatError",
     "__version__",
     "cmake_dir",

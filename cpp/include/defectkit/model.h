@@ -9,12 +9,23 @@
 
 namespace defectkit {
 
+// ONNX Runtime's graph optimisation levels.
+enum class GraphOptimization { kDisable, kBasic, kExtended, kAll };
+
 // Settings for a session; the defaults suit a dedicated inspection machine.
 struct ModelOptions {
-  int intra_op_threads = 0;          // 0: ONNX Runtime decides (one per physical core)
-  int inter_op_threads = 0;          // 0: ONNX Runtime decides
-  std::string onnxruntime_library;   // empty: default_onnxruntime_library()
+  int intra_op_threads = 0;  // 0: ONNX Runtime decides (one per physical core)
+  int inter_op_threads = 0;  // 0: ONNX Runtime decides
+  GraphOptimization graph_optimization = GraphOptimization::kAll;
+  // "cpu" (always there), "cuda", "tensorrt" or "openvino" (case-insensitive,
+  // or ONNX Runtime's own name, "CUDAExecutionProvider"); a provider the
+  // loaded ONNX Runtime does not offer is Error(kBackend) naming those it has.
+  std::string execution_provider = "cpu";
+  std::string onnxruntime_library;  // empty: default_onnxruntime_library()
 };
+
+// Parses "disable", "basic", "extended" or "all"; Error(kInvalidArgument) otherwise.
+GraphOptimization parse_graph_optimization(const std::string& name);
 
 // Name and shape of a graph input or output; -1 marks a dynamic dimension.
 struct TensorInfo {
@@ -25,6 +36,12 @@ struct TensorInfo {
 // A float32 tensor the caller owns; the model reads it without copying.
 struct TensorView {
   const float* data = nullptr;
+  std::vector<int64_t> shape;
+};
+
+// A float32 buffer the caller owns and the model writes an output into.
+struct MutableTensorView {
+  float* data = nullptr;  // nullptr: this output is not computed
   std::vector<int64_t> shape;
 };
 
@@ -57,6 +74,17 @@ class Model {
   // Error(kBackend) when the run fails. Thread-safe: one Model may serve
   // several threads at once.
   std::vector<Tensor> run(const std::vector<TensorView>& inputs) const;
+
+  // As run(), but writes each output into the caller's buffer, one view per
+  // output in outputs() order, whose shape must be exactly the output's
+  // (Error(kBackend) from ONNX Runtime otherwise); a view with a null data
+  // pointer skips that output. Nothing is copied or allocated per output,
+  // so buffers can be reused between runs. Thread-safe.
+  void run_into(const std::vector<TensorView>& inputs, const std::vector<MutableTensorView>& outputs) const;
+
+  // The ONNX Runtime execution provider the session was created with
+  // ("CPUExecutionProvider", ...).
+  const std::string& execution_provider() const;
 
  private:
   struct Impl;

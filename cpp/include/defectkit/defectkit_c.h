@@ -1,0 +1,105 @@
+/* defectkit's C API: the Inspector behind opaque handles, for controllers
+ * written in C, C# or anything with a C FFI. No C++ exception crosses it:
+ * every call that can fail returns a dk_status, and dk_last_error() gives the
+ * message of the calling thread's last failure. Handles are thread-safe to
+ * share (one inspector, many threads); results belong to the caller until
+ * dk_inspection_free. */
+#ifndef DEFECTKIT_C_H_
+#define DEFECTKIT_C_H_
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The same codes as defectkit::ErrorCode. */
+typedef enum dk_status {
+  DK_OK = 0,
+  DK_INVALID_ARGUMENT = 1, /* bad pointer, shape, dtype or option */
+  DK_FILE_NOT_FOUND = 2,   /* a path that does not exist */
+  DK_BAD_FILE = 3,         /* a strip breaking the data contract */
+  DK_UNSUPPORTED = 4,      /* a strip variant defectkit does not read */
+  DK_MODEL = 5,            /* an artifact that cannot be used */
+  DK_BACKEND = 6,          /* ONNX Runtime: library missing, run failure */
+  DK_INTERNAL = 99         /* anything else (out of memory); see dk_last_error */
+} dk_status;
+
+typedef enum dk_dtype { DK_FLOAT32 = 0, DK_UINT8 = 1, DK_UINT16 = 2 } dk_dtype;
+typedef enum dk_layout { DK_CHW = 0, DK_HWC = 1 } dk_layout;
+typedef enum dk_graph_kind { DK_GRAPH_TILED = 0, DK_GRAPH_FULL_FRAME = 1, DK_GRAPH_PATCH = 2 } dk_graph_kind;
+
+typedef struct dk_inspector dk_inspector; /* opaque */
+
+/* Fill with dk_inspector_options_init, then change what you need. */
+typedef struct dk_inspector_options {
+  int intra_op_threads;            /* 0: ONNX Runtime decides */
+  int inter_op_threads;            /* 0: ONNX Runtime decides */
+  const char* execution_provider;  /* NULL or "cpu"; "cuda", "tensorrt", "openvino" when available */
+  const char* graph_optimization;  /* NULL or "all"; "disable", "basic", "extended" */
+  const char* onnxruntime_library; /* NULL: $DEFECTKIT_ORT_LIBRARY, else the build-time default */
+  int max_batch;                   /* patch artifacts: most tiles per run (default 16) */
+} dk_inspector_options;
+
+/* Per call; NaN thresholds (the default) mean the artifact's. */
+typedef struct dk_inspect_options {
+  float image_threshold;
+  float pixel_threshold;
+  int roi; /* nonzero: zero the heatmap where channel 3 is 0 (4-channel strips) */
+} dk_inspect_options;
+
+typedef struct dk_region {
+  int x, y, width, height; /* bounding box, pixels */
+  int area;                /* pixels in the component (8-connectivity) */
+  float peak;              /* highest heatmap value inside */
+  float centroid_x, centroid_y;
+} dk_region;
+
+typedef struct dk_inspection {
+  int height, width;
+  float* heatmap; /* height * width floats, row-major, defect probability */
+  float score;
+  int is_defective; /* score >= image_threshold */
+  size_t region_count;
+  dk_region* regions;
+  float image_threshold, pixel_threshold; /* the thresholds applied */
+} dk_inspection;
+
+typedef struct dk_artifact_info {
+  dk_graph_kind graph;
+  int image_height, image_width; /* full-image graphs take exactly this size */
+  int patch;                     /* patch graphs: tile side; else 0 */
+  float image_threshold, pixel_threshold;
+  int roi; /* exported with fourth_channel "roi" */
+} dk_artifact_info;
+
+void dk_inspector_options_init(dk_inspector_options* options);
+void dk_inspect_options_init(dk_inspect_options* options);
+
+/* Opens an artifact. options may be NULL. On success *out owns a handle to
+ * release with dk_inspector_free; on failure *out is NULL. */
+dk_status dk_inspector_create(const char* artifact_path, const dk_inspector_options* options, dk_inspector** out);
+void dk_inspector_free(dk_inspector* inspector); /* NULL is fine */
+
+dk_status dk_inspector_info(const dk_inspector* inspector, dk_artifact_info* out);
+
+/* Inspect a strip TIFF, or a strip in memory (size_bytes readable at data).
+ * options may be NULL. *out is freed with dk_inspection_free. Thread-safe. */
+dk_status dk_inspect_file(const dk_inspector* inspector, const char* strip_path, const dk_inspect_options* options,
+                          dk_inspection** out);
+dk_status dk_inspect_buffer(const dk_inspector* inspector, const void* data, size_t size_bytes, dk_dtype dtype,
+                            dk_layout layout, int channels, int height, int width, const dk_inspect_options* options,
+                            dk_inspection** out);
+void dk_inspection_free(dk_inspection* inspection); /* NULL is fine */
+
+/* The message of this thread's last failed call ("" if none); valid until
+ * this thread's next call. */
+const char* dk_last_error(void);
+const char* dk_status_name(dk_status status);
+const char* dk_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DEFECTKIT_C_H_ */

@@ -1,0 +1,176 @@
+// The C API over Inspector: every entry point catches everything, so no C++
+// exception reaches a C caller; failures leave a thread-local message.
+#include <cmath>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "defectkit/defectkit_c.h"
+#include "defectkit/error.h"
+#include "defectkit/inspector.h"
+
+#ifndef DEFECTKIT_VERSION
+#define DEFECTKIT_VERSION "unknown"
+#endif
+
+struct dk_inspector {
+  defectkit::Inspector inspector;
+};
+
+namespace {
+
+thread_local std::string g_last_error;
+
+template <typename Fn>
+dk_status guarded(Fn&& fn) noexcept {
+  try {
+    g_last_error.clear();
+    fn();
+    return DK_OK;
+  } catch (const defectkit::Error& e) {
+    g_last_error = e.what();
+    return static_cast<dk_status>(e.code());
+  } catch (const std::bad_alloc&) {
+    g_last_error = "out of memory";
+  } catch (const std::exception& e) {
+    g_last_error = e.what();
+  } catch (...) {
+    g_last_error = "unknown error";
+  }
+  return DK_INTERNAL;
+}
+
+void require(bool ok, const char* what) {
+  if (!ok) throw defectkit::Error(defectkit::ErrorCode::kInvalidArgument, what);
+}
+
+defectkit::InspectOptions to_cpp(const dk_inspect_options* o) {
+  defectkit::InspectOptions options;
+  if (o == nullptr) return options;
+  if (!std::isnan(o->image_threshold)) options.image_threshold = o->image_threshold;
+  if (!std::isnan(o->pixel_threshold)) options.pixel_threshold = o->pixel_threshold;
+  options.roi = o->roi != 0;
+  return options;
+}
+
+// Copies a result into a C struct the caller releases with dk_inspection_free.
+dk_inspection* to_c(const defectkit::Inspection& r) {
+  auto* out = new dk_inspection{};
+  out->height = r.height;
+  out->width = r.width;
+  out->heatmap = new float[r.heatmap.size()];
+  std::memcpy(out->heatmap, r.heatmap.data(), r.heatmap.size() * sizeof(float));
+  out->score = r.score;
+  out->is_defective = r.is_defective ? 1 : 0;
+  out->region_count = r.regions.size();
+  out->regions = new dk_region[r.regions.size() + 1];  // +1: never a zero-length new[]
+  for (size_t i = 0; i < r.regions.size(); ++i) {
+    const auto& g = r.regions[i];
+    out->regions[i] = {g.x, g.y, g.width, g.height, g.area, g.peak, g.centroid_x, g.centroid_y};
+  }
+  out->image_threshold = r.image_threshold;
+  out->pixel_threshold = r.pixel_threshold;
+  return out;
+}
+
+}  // namespace
+
+extern "C" {
+
+void dk_inspector_options_init(dk_inspector_options* o) {
+  if (o == nullptr) return;
+  *o = dk_inspector_options{};
+  o->max_batch = defectkit::InspectorOptions{}.max_batch;
+}
+
+void dk_inspect_options_init(dk_inspect_options* o) {
+  if (o == nullptr) return;
+  o->image_threshold = NAN;
+  o->pixel_threshold = NAN;
+  o->roi = 0;
+}
+
+dk_status dk_inspector_create(const char* path, const dk_inspector_options* o, dk_inspector** out) {
+  return guarded([&] {
+    require(out != nullptr, "dk_inspector_create: out is NULL");
+    *out = nullptr;
+    require(path != nullptr, "dk_inspector_create: artifact_path is NULL");
+    defectkit::InspectorOptions options;
+    if (o != nullptr) {
+      options.model.intra_op_threads = o->intra_op_threads;
+      options.model.inter_op_threads = o->inter_op_threads;
+      if (o->execution_provider) options.model.execution_provider = o->execution_provider;
+      if (o->graph_optimization)
+        options.model.graph_optimization = defectkit::parse_graph_optimization(o->graph_optimization);
+      if (o->onnxruntime_library) options.model.onnxruntime_library = o->onnxruntime_library;
+      if (o->max_batch > 0) options.max_batch = o->max_batch;
+    }
+    *out = new dk_inspector{defectkit::Inspector::open(path, options)};
+  });
+}
+
+void dk_inspector_free(dk_inspector* inspector) { delete inspector; }
+
+dk_status dk_inspector_info(const dk_inspector* inspector, dk_artifact_info* out) {
+  return guarded([&] {
+    require(inspector != nullptr && out != nullptr, "dk_inspector_info: NULL argument");
+    const auto& info = inspector->inspector.info();
+    out->graph = static_cast<dk_graph_kind>(info.graph);
+    out->image_height = info.image_height;
+    out->image_width = info.image_width;
+    out->patch = info.graph == defectkit::GraphKind::kPatch ? info.tiling.patch : 0;
+    out->image_threshold = info.thresholds.image;
+    out->pixel_threshold = info.thresholds.pixel;
+    out->roi = info.input.fourth_channel == defectkit::FourthChannel::kRoi ? 1 : 0;
+  });
+}
+
+dk_status dk_inspect_file(const dk_inspector* inspector, const char* path, const dk_inspect_options* o,
+                          dk_inspection** out) {
+  return guarded([&] {
+    require(out != nullptr, "dk_inspect_file: out is NULL");
+    *out = nullptr;
+    require(inspector != nullptr && path != nullptr, "dk_inspect_file: NULL inspector or path");
+    *out = to_c(inspector->inspector.inspect(std::string(path), to_cpp(o)));
+  });
+}
+
+dk_status dk_inspect_buffer(const dk_inspector* inspector, const void* data, size_t size_bytes, dk_dtype dtype,
+                            dk_layout layout, int channels, int height, int width, const dk_inspect_options* o,
+                            dk_inspection** out) {
+  return guarded([&] {
+    require(out != nullptr, "dk_inspect_buffer: out is NULL");
+    *out = nullptr;
+    require(inspector != nullptr, "dk_inspect_buffer: inspector is NULL");
+    require(dtype == DK_FLOAT32 || dtype == DK_UINT8 || dtype == DK_UINT16, "dk_inspect_buffer: unknown dtype");
+    require(layout == DK_CHW || layout == DK_HWC, "dk_inspect_buffer: unknown layout");
+    defectkit::StripView view;
+    view.data = data;
+    view.size_bytes = size_bytes;
+    view.dtype = dtype == DK_FLOAT32 ? defectkit::DType::kFloat32
+                                     : (dtype == DK_UINT8 ? defectkit::DType::kUInt8 : defectkit::DType::kUInt16);
+    view.layout = layout == DK_CHW ? defectkit::Layout::kCHW : defectkit::Layout::kHWC;
+    view.channels = channels;
+    view.height = height;
+    view.width = width;
+    *out = to_c(inspector->inspector.inspect(view, to_cpp(o)));
+  });
+}
+
+void dk_inspection_free(dk_inspection* inspection) {
+  if (inspection == nullptr) return;
+  delete[] inspection->heatmap;
+  delete[] inspection->regions;
+  delete inspection;
+}
+
+const char* dk_last_error(void) { return g_last_error.c_str(); }
+
+const char* dk_status_name(dk_status status) {
+  if (status == DK_INTERNAL) return "internal";
+  return defectkit::error_code_name(static_cast<defectkit::ErrorCode>(status));
+}
+
+const char* dk_version(void) { return DEFECTKIT_VERSION; }
+
+}  // extern "C"

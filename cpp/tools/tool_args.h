@@ -1,0 +1,81 @@
+// What the tools share: parsing positional arguments and `--name value` /
+// `--flag` options, and the one try/catch around each main().
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "defectkit/error.h"
+
+namespace defectkit::tools {
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> options;  // "--runs" -> "100"; flags map to ""
+
+  bool has(const std::string& name) const { return options.count(name) != 0; }
+  std::string text(const std::string& name, const std::string& fallback) const {
+    auto it = options.find(name);
+    return it == options.end() ? fallback : it->second;
+  }
+  int integer(const std::string& name, int fallback) const {
+    if (!has(name)) return fallback;
+    char* end = nullptr;
+    const long v = std::strtol(options.at(name).c_str(), &end, 10);
+    if (end == options.at(name).c_str() || *end != '\0') throw std::invalid_argument(name + " needs an integer");
+    return static_cast<int>(v);
+  }
+  float real(const std::string& name, float fallback) const {
+    if (!has(name)) return fallback;
+    char* end = nullptr;
+    const float v = std::strtof(options.at(name).c_str(), &end);
+    if (end == options.at(name).c_str() || *end != '\0') throw std::invalid_argument(name + " needs a number");
+    return v;
+  }
+};
+
+// `valued` options take the next argument; `flags` take none; anything else
+// starting with "--" is an error.
+inline Args parse_args(int argc, char** argv, const std::set<std::string>& valued, const std::set<std::string>& flags) {
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--", 0) != 0) {
+      args.positional.push_back(a);
+    } else if (flags.count(a)) {
+      args.options[a] = "";
+    } else if (valued.count(a)) {
+      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
+      args.options[a] = argv[++i];
+    } else {
+      throw std::invalid_argument("unknown option " + a);
+    }
+  }
+  return args;
+}
+
+inline void print_error(const defectkit::Error& e) {
+  std::fprintf(stderr, "error (%s): %s\n", defectkit::error_code_name(e.code()), e.what());
+}
+
+// Runs a tool's body: a defectkit::Error prints its code and message (exit
+// 1); any other exception is a usage mistake and prints the usage (exit 2).
+template <typename Body>
+int run_tool(const char* usage, Body&& body) {
+  try {
+    return body();
+  } catch (const defectkit::Error& e) {
+    print_error(e);
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n%s", e.what(), usage);
+    return 2;
+  }
+}
+
+}  // namespace defectkit::tools

@@ -1,0 +1,48 @@
+# Runs defectkit-infer and defectkit-bench on the test artifacts and strips
+# (TOOLS_DIR, DATA_DIR, WORK_DIR) and checks what they write.
+file(REMOVE_RECURSE "${WORK_DIR}")
+include("${CMAKE_CURRENT_LIST_DIR}/run_checked.cmake")
+
+run_checked(out "${TOOLS_DIR}/defectkit-infer" "${DATA_DIR}/patch.onnx" "${DATA_DIR}/strip_0.tif" "${DATA_DIR}/strip_1.tif"
+       --out "${WORK_DIR}/infer")
+file(STRINGS "${WORK_DIR}/infer/results.csv" rows)
+list(LENGTH rows n)
+if(NOT n EQUAL 3)
+  message(FATAL_ERROR "results.csv has ${n} lines, expected a header and 2 rows")
+endif()
+list(GET rows 0 header)
+if(NOT header MATCHES "^path,score,is_defective,n_regions,")
+  message(FATAL_ERROR "unexpected header: ${header}")
+endif()
+list(GET rows 1 row)
+# The test strips score about 0.70 against a 0.4 threshold: defective, with regions.
+if(NOT row MATCHES "strip_0.tif,0\\.7[0-9]+,1,[1-9][0-9]*,")
+  message(FATAL_ERROR "unexpected row: ${row}")
+endif()
+foreach(k 0 1)
+  set(tif "${WORK_DIR}/infer/strip_${k}_heatmap.tif")
+  file(SIZE "${tif}" size)
+  if(size LESS 4292)  # 37 x 29 float32
+    message(FATAL_ERROR "${tif} is ${size} bytes, too small for a 37 x 29 float32 heatmap")
+  endif()
+endforeach()
+
+# A missing strip: non-zero exit, the error names it, the other strip still done.
+execute_process(COMMAND "${TOOLS_DIR}/defectkit-infer" "${DATA_DIR}/tiled.onnx" "${DATA_DIR}/strip_0.tif"
+                        "${WORK_DIR}/missing.tif" --out "${WORK_DIR}/infer2"
+                RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
+if(rc EQUAL 0 OR NOT err MATCHES "missing.tif: no such file" OR NOT EXISTS "${WORK_DIR}/infer2/strip_0_heatmap.tif")
+  message(FATAL_ERROR "a missing strip: rc ${rc}, stderr ${err}")
+endif()
+
+run_checked(json "${TOOLS_DIR}/defectkit-bench" "${DATA_DIR}/patch.onnx" --runs 5 --warmup 1 --json)
+foreach(key p50_ms p99_ms strips_per_s peak_rss_mib "provider\": \"CPUExecutionProvider" onnxruntime)
+  string(FIND "${json}" "${key}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "bench --json lacks ${key}: ${json}")
+  endif()
+endforeach()
+run_checked(text "${TOOLS_DIR}/defectkit-bench" "${DATA_DIR}/tiled.onnx" "${DATA_DIR}/strip_1.tif" --runs 3)
+if(NOT text MATCHES "latency ms: min [0-9.]+  p50")
+  message(FATAL_ERROR "bench text output: ${text}")
+endif()

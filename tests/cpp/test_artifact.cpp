@@ -1,0 +1,193 @@
+// The artifact's `defectkit.` metadata: parsed typed, and every way it can be
+// unusable refused with Error(kModel) naming the file and the problem.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "artifact_fixtures.h"
+#include "defectkit/artifact.h"
+#include "defectkit/error.h"
+#include "defectkit/inspector.h"
+
+using defectkit::ArtifactInfo;
+using defectkit::Error;
+using defectkit::ErrorCode;
+using defectkit::testing::artifact_metadata;
+using defectkit::testing::ArtifactSpec;
+
+namespace {
+
+const char* kPath = "/models/line3.onnx";
+
+// The message of the Error(kModel) parsing `spec`'s metadata throws; "" when it parses.
+std::string refusal(const ArtifactSpec& spec) {
+  try {
+    defectkit::parse_artifact_info(artifact_metadata(spec), kPath);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kModel) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind(kPath, 0), 0u) << "message does not start with the path: " << e.what();
+    return e.what();
+  }
+  return "";
+}
+
+ArtifactSpec with(const std::string& key, const std::string& value) {
+  ArtifactSpec spec;
+  spec.overrides[key] = value;
+  return spec;
+}
+
+ArtifactSpec without(const std::string& key) {
+  ArtifactSpec spec;
+  spec.removed.push_back(key);
+  return spec;
+}
+
+}  // namespace
+
+TEST(ArtifactInfo, ParsesEveryKeyTyped) {
+  ArtifactSpec spec;
+  spec.height = 37;
+  spec.width = 29;
+  const ArtifactInfo info = defectkit::parse_artifact_info(artifact_metadata(spec), kPath);
+  EXPECT_EQ(info.format_version, 1);
+  EXPECT_EQ(info.family, "reference_unet");
+  EXPECT_EQ(info.graph, defectkit::GraphKind::kPatch);
+  EXPECT_EQ(info.input.name, "patch");
+  EXPECT_EQ(info.input.channels, (std::vector<std::string>{"target", "ref1", "ref2"}));
+  EXPECT_EQ(info.input.accepted_channels, (std::vector<int>{3, 4}));
+  EXPECT_EQ(info.input.fourth_channel, defectkit::FourthChannel::kIgnore);
+  EXPECT_EQ(info.image_height, 37);
+  EXPECT_EQ(info.image_width, 29);
+  EXPECT_EQ(info.tiling.patch, 16);
+  EXPECT_EQ(info.tiling.min_overlap, 4);
+  EXPECT_EQ(info.tiling.positions_y, (std::vector<int>{0, 11, 21}));
+  EXPECT_EQ(info.tiling.mode, "runtime");
+  EXPECT_EQ(info.score.box, 3);
+  EXPECT_EQ(info.outputs.format, defectkit::OutputFormat::kRaw);
+  EXPECT_EQ(info.outputs.heatmap, "heatmap");
+  EXPECT_TRUE(info.outputs.score.empty());
+  EXPECT_FLOAT_EQ(info.thresholds.image, 0.4f);
+  EXPECT_FLOAT_EQ(info.thresholds.pixel, 0.6f);
+  EXPECT_EQ(info.precision, "fp32");
+  EXPECT_NE(info.provenance_json.find("\"run_config\""), std::string::npos);
+}
+
+TEST(ArtifactInfo, ParsesRoiAndSeed3chAndFullImageKinds) {
+  ArtifactSpec spec;
+  spec.graph = "tiled";
+  spec.roi = true;
+  spec.seed3ch = true;
+  const ArtifactInfo info = defectkit::parse_artifact_info(artifact_metadata(spec), kPath);
+  EXPECT_EQ(info.graph, defectkit::GraphKind::kTiled);
+  EXPECT_EQ(info.input.fourth_channel, defectkit::FourthChannel::kRoi);
+  EXPECT_EQ(info.outputs.format, defectkit::OutputFormat::kSeed3ch);
+  EXPECT_EQ(info.outputs.score, "score");
+}
+
+TEST(ArtifactRefusal, MissingFormatVersion) {
+  EXPECT_NE(
+      refusal(without("format_version")).find("not a defectkit artifact: metadata has no 'defectkit.format_version'"),
+      std::string::npos);
+}
+
+TEST(ArtifactRefusal, NewerFormatVersion) {
+  EXPECT_NE(refusal(with("format_version", "2")).find("format version 2 is newer than this runtime reads (1)"),
+            std::string::npos);
+}
+
+TEST(ArtifactRefusal, NonIntegerFormatVersion) {
+  EXPECT_NE(refusal(with("format_version", "1.x")).find("must be an integer"), std::string::npos);
+}
+
+TEST(ArtifactRefusal, UnknownFamily) {
+  EXPECT_NE(refusal(with("family", "weld_fusion")).find("unknown model family defectkit.family='weld_fusion'"),
+            std::string::npos);
+}
+
+TEST(ArtifactRefusal, UnknownGraphKind) {
+  EXPECT_NE(refusal(with("graph", "pyramid")).find("unknown graph kind"), std::string::npos);
+}
+
+TEST(ArtifactRefusal, InputSpecsItCannotFeed) {
+  const std::string base = artifact_metadata({}).at("defectkit.input");
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string s = base;
+    s.replace(s.find(from), from.size(), to);
+    return with("input", s);
+  };
+  EXPECT_NE(refusal(replaced("\"NCHW\"", "\"NHWC\"")).find("cannot feed the artifact's input: layout 'NHWC'"),
+            std::string::npos);
+  EXPECT_NE(refusal(replaced("\"float32\"", "\"uint8\"")).find("dtype 'uint8'"), std::string::npos);
+  EXPECT_NE(refusal(replaced("255.0", "1.0")).find("scale 1 (only the 0..255 scale)"), std::string::npos);
+  EXPECT_NE(refusal(replaced("[3, 4]", "[3, 5]")).find("accepted channel count 5"), std::string::npos);
+  EXPECT_NE(refusal(replaced("\"ignore\"", "\"depth\"")).find("fourth_channel 'depth'"), std::string::npos);
+  EXPECT_NE(refusal(replaced("[3, 4], \"fourth_channel\": \"ignore\"", "[3], \"fourth_channel\": \"roi\""))
+                .find("'roi' but 4 is not an accepted channel count"),
+            std::string::npos);
+}
+
+TEST(ArtifactRefusal, MalformedJsonAndMissingKeys) {
+  EXPECT_NE(refusal(with("input", "{not json")).find("defectkit.input is not valid JSON"), std::string::npos);
+  EXPECT_NE(refusal(without("thresholds")).find("has no 'defectkit.thresholds'"), std::string::npos);
+  EXPECT_NE(
+      refusal(with("thresholds", R"({"image": "high", "pixel": 0.5})")).find("thresholds.image has the wrong type"),
+      std::string::npos);
+  EXPECT_NE(refusal(with("image_size", "[40]")).find("image_size must be [H, W]"), std::string::npos);
+  EXPECT_NE(refusal(without("tiling")).find("a patch artifact needs 'defectkit.tiling'"), std::string::npos);
+}
+
+TEST(ArtifactRefusal, TilingScoreOutputsAndPrecision) {
+  EXPECT_NE(refusal(with("tiling", R"({"patch": 16, "min_overlap": 16})")).find("0 <= min_overlap < patch"),
+            std::string::npos);
+  EXPECT_NE(refusal(with("tiling", R"({"patch": 16, "min_overlap": 4, "positions_y": [0, 11, 24]})"))
+                .find("positions_y disagrees with positions_along(40, 16, 1, 4)"),
+            std::string::npos);
+  EXPECT_NE(
+      refusal(with("tiling", R"({"patch": 16, "min_overlap": 4, "stitch": "average"})")).find("stitch rule 'average'"),
+      std::string::npos);
+  EXPECT_NE(refusal(with("score", R"({"box": 4})")).find("score.box must be a positive odd number"), std::string::npos);
+  EXPECT_NE(refusal(with("score", R"({"border": "zeros"})")).find("unknown score border 'zeros'"), std::string::npos);
+  EXPECT_NE(refusal(with("outputs", R"({"format": "rgb", "heatmap": "heatmap"})")).find("unknown output format 'rgb'"),
+            std::string::npos);
+  EXPECT_NE(refusal(with("precision", "fp16")).find("unknown precision 'fp16'"), std::string::npos);
+}
+
+TEST(ArtifactRefusal, AGraphThatDisagreesWithItsMetadata) {
+  ArtifactSpec spec;
+  spec.overrides["outputs"] = R"({"format": "raw", "heatmap": "anomaly_map", "score": null})";
+  const std::string path = defectkit::testing::write_artifact(spec, "wrong_output.onnx");
+  try {
+    defectkit::Inspector::open(path);
+    FAIL() << "opened an artifact whose metadata names a missing output";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kModel);
+    EXPECT_NE(std::string(e.what()).find(path + ": the graph has no output 'anomaly_map'"), std::string::npos)
+        << e.what();
+  }
+  spec = {};
+  spec.overrides["tiling"] = R"({"patch": 32, "min_overlap": 4})";
+  const std::string wrong_patch = defectkit::testing::write_artifact(spec, "wrong_patch.onnx");
+  try {
+    defectkit::Inspector::open(wrong_patch);
+    FAIL() << "opened an artifact whose patch size disagrees with its graph";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("input is 16 pixels but defectkit.tiling.patch is 32"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(ArtifactRefusal, APlainOnnxFileOpensAsModelButNotAsInspector) {
+  ArtifactSpec spec;
+  spec.removed = {"format_version", "family",  "graph",      "input",     "image_size", "tiling",
+                  "score",          "outputs", "thresholds", "precision", "provenance"};
+  const std::string path = defectkit::testing::write_artifact(spec, "plain.onnx");
+  EXPECT_NO_THROW(defectkit::Model::load(path));
+  try {
+    defectkit::Inspector::open(path);
+    FAIL() << "a plain ONNX file opened as an artifact";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kModel);
+    EXPECT_NE(std::string(e.what()).find(path + ": not a defectkit artifact"), std::string::npos) << e.what();
+  }
+}
