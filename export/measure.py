@@ -13,11 +13,11 @@ from collections.abc import Sequence
 import numpy as np
 import onnx
 import onnxruntime as ort
-from defectkit.export.strip_sets import LabelledStrip
 
 from defectkit.data.patches import positions_along
 from defectkit.evaluation.metrics import evaluate
 from defectkit.evaluation.sliding_window import image_score, stitch_nearest_centre
+from defectkit.export.strip_sets import LabelledStrip
 
 __all__ = ["GraphRunner", "accuracy"]
 

@@ -14,9 +14,9 @@ import warnings
 import onnx
 import onnxsim
 import torch
-from defectkit.export.graphs import GraphSpec
 
 from defectkit.errors import ModelError
+from defectkit.export.graphs import GraphSpec
 
 __all__ = ["OPSET", "count_nodes", "export_onnx", "input_channels"]
 
@@ -63,6 +63,8 @@ def export_onnx(module: torch.nn.Module, spec: GraphSpec) -> tuple[onnx.ModelPro
     with warnings.catch_warnings(), torch.no_grad():
         # The network's input checks run on Python ints at trace time; the tracer warns about them.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        # Slices with step -1 (the mirrored border) are not constant-folded; onnxsim folds what can be.
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
         torch.onnx.export(
             module,
             (example,),

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from defectkit.export.measure import GraphRunner
-from defectkit.export.strip_sets import LabelledStrip
 
 from defectkit.evaluation.sliding_window import image_score, sliding_window_heatmap
+from defectkit.export.measure import GraphRunner
+from defectkit.export.strip_sets import LabelledStrip
 
 __all__ = ["PARITY_TOLERANCE", "parity"]
 

@@ -22,6 +22,10 @@ from typing import Any
 
 import numpy as np
 import onnx
+
+from defectkit._version import __version__
+from defectkit.data.training_set import read_strip_shape
+from defectkit.errors import Error, InvalidArgumentError
 from defectkit.export.graphs import GRAPH_KINDS, GraphSpec, build_graph
 from defectkit.export.measure import GraphRunner, accuracy
 from defectkit.export.metadata import ArtifactMetadata, write_metadata
@@ -29,10 +33,6 @@ from defectkit.export.onnx_graph import export_onnx
 from defectkit.export.parity import parity
 from defectkit.export.quantize import CALIBRATION_METHODS, Calibration, node_groups, prepare
 from defectkit.export.strip_sets import calibration_strips, data_fingerprint, validation_strips
-
-from defectkit._version import __version__
-from defectkit.data.training_set import read_strip_shape
-from defectkit.errors import Error, InvalidArgumentError
 from defectkit.training import load_model
 from defectkit.training.config import TrainConfig
 

@@ -1,8 +1,9 @@
 """``defectkit demo``: the main job end to end on the embedded demo dataset.
 
 synthesise -> read natively (checked against tifffile) -> train -> evaluate
-on the test split -> panels for a few strips. Export, native inference and a
-benchmark line join as those land.
+on the test split -> panels for a few strips -> export FP32 and INT8 artifacts
+-> the test split again through the C++ runtime. A benchmark line joins with
+the benchmarks issue.
 """
 
 from __future__ import annotations
@@ -99,6 +100,37 @@ def evaluate_demo_model(data: pathlib.Path, run: pathlib.Path) -> dict:
     return result
 
 
+def export_demo_model(run: pathlib.Path, out: pathlib.Path) -> dict:
+    from defectkit.cli import main
+
+    start = time.perf_counter()
+    if main(["export", str(run), "--out", str(out), "--int8"]) != 0:
+        msg = f"export of {run} failed (see above)"
+        raise defectkit.Error(msg)
+    print(f"[demo] exported in {(time.perf_counter() - start) / 60:.1f} min -> {out}")
+    return json.loads((out / "export_report.json").read_text())
+
+
+def evaluate_artifacts(data: pathlib.Path, artifacts: pathlib.Path, torch_result: dict) -> None:
+    """The test split again, through the C++ runtime, at the thresholds the artifacts carry."""
+    from defectkit.evaluation.dataset_eval import evaluate_run
+
+    for name in ("model_fp32.onnx", "model_int8.onnx"):
+        inspector = defectkit.Inspector(artifacts / name)
+        patch = int(inspector.metadata["tiling"]["patch"])
+        result = evaluate_run(inspector, data, patch, progress=False)
+        threshold = inspector.metadata["thresholds"]["image"]
+        good = [s["score"] for s in result["scores"] if s["category"] == "good"]
+        bad = [s["score"] for s in result["scores"] if s["category"] != "good"]
+        print(
+            f"[demo] native {name}: image AUROC {result['image_auroc']:.4f}, pixel AUROC "
+            f"{result['pixel_auroc']:.4f} (PyTorch: {torch_result['image_auroc']:.4f} / "
+            f"{torch_result['pixel_auroc']:.4f}); at the artifact's image threshold {threshold:.3f}: "
+            f"{sum(b >= threshold for b in bad)} of {len(bad)} defective and "
+            f"{sum(g >= threshold for g in good)} of {len(good)} good strips flagged"
+        )
+
+
 def write_panels(data: pathlib.Path, run: pathlib.Path, out: pathlib.Path) -> None:
     from defectkit.cli import main
 
@@ -120,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
     if not check_native_reader(data):
         return 1
     train_demo_model(data, run_dir, args.epochs, args.threads)
-    evaluate_demo_model(data, run_dir)
+    torch_result = evaluate_demo_model(data, run_dir)
     write_panels(data, run_dir, args.out / "panels")
+    artifacts = args.out / "artifact"
+    export_demo_model(run_dir, artifacts)
+    evaluate_artifacts(data, artifacts, torch_result)
     return 0

@@ -5,26 +5,37 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+from typing import Any
 
-from defectkit.errors import InvalidArgumentError
+
+def load_for_inspection(path: pathlib.Path, threads: int = 0) -> tuple[Any, int]:
+    """A run folder or checkpoint as a torch model, or an ``.onnx`` artifact as a native
+    :class:`defectkit.Inspector` (what the line runs), with its patch size."""
+    if path.suffix == ".onnx":
+        import defectkit
+
+        inspector = defectkit.Inspector(path, threads=threads)
+        return inspector, int(inspector.metadata["tiling"]["patch"])
+    from defectkit.training import load_model
+
+    model, info = load_model(path)
+    return model, info["patch_size"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", type=pathlib.Path, help="run folder (uses best.pt) or checkpoint file")
+    parser.add_argument(
+        "run", type=pathlib.Path, help="run folder (uses best.pt), checkpoint file, or .onnx artifact"
+    )
+    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads for artifacts")
     parser.add_argument("data", type=pathlib.Path, help="dataset folder with test/ and ground_truth/")
     parser.add_argument("--json", type=pathlib.Path, help="write the metrics here")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.run.suffix == ".onnx":
-        msg = f"{args.run}: evaluating ONNX artifacts needs the export and runtime issues; pass a run folder"
-        raise InvalidArgumentError(msg)
     from defectkit.evaluation.dataset_eval import evaluate_run
-    from defectkit.training import load_model
 
-    model, info = load_model(args.run)
-    patch = info["patch_size"]
+    model, patch = load_for_inspection(args.run, args.threads)
     result = evaluate_run(model, args.data, patch, progress=not args.no_progress)
     print(
         f"image AUROC {result['image_auroc']:.4f}  pixel AUROC {result['pixel_auroc']:.4f}  "

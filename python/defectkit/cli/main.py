@@ -17,6 +17,7 @@ COMMANDS = {
     "synth": ("synth", "write the procedural demo strip dataset (MVTec layout)"),
     "train": ("train", "train reference_unet on an MVTec-layout folder of strips"),
     "eval": ("eval", "image and pixel AUROC of a trained run on a dataset's test split"),
+    "export": ("export", "write the deployable ONNX artifact (FP32, optionally INT8) of a trained run"),
     "infer": ("infer", "heatmap panels (PNG) and a CSV of scores for strips"),
     "demo": ("demo", "run the main job end to end on the embedded demo dataset"),
 }
