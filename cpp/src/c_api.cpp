@@ -1,13 +1,16 @@
 // The C API over Inspector: every entry point catches everything, so no C++
 // exception reaches a C caller; failures leave a thread-local message.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "defectkit/defectkit_c.h"
 #include "defectkit/error.h"
 #include "defectkit/inspector.h"
+#include "defectkit/model.h"
 
 #ifndef DEFECTKIT_VERSION
 #define DEFECTKIT_VERSION "unknown"
@@ -15,6 +18,10 @@
 
 struct dk_inspector {
   defectkit::Inspector inspector;
+};
+
+struct dk_model {
+  defectkit::Model model;
 };
 
 namespace {
@@ -73,6 +80,17 @@ dk_inspection* to_c(const defectkit::Inspection& r) {
   return out;
 }
 
+defectkit::ModelOptions model_options(const dk_inspector_options* o) {
+  defectkit::ModelOptions options;
+  if (o == nullptr) return options;
+  options.intra_op_threads = o->intra_op_threads;
+  options.inter_op_threads = o->inter_op_threads;
+  if (o->execution_provider) options.execution_provider = o->execution_provider;
+  if (o->graph_optimization) options.graph_optimization = defectkit::parse_graph_optimization(o->graph_optimization);
+  if (o->onnxruntime_library) options.onnxruntime_library = o->onnxruntime_library;
+  return options;
+}
+
 }  // namespace
 
 extern "C" {
@@ -96,15 +114,8 @@ dk_status dk_inspector_create(const char* path, const dk_inspector_options* o, d
     *out = nullptr;
     require(path != nullptr, "dk_inspector_create: artifact_path is NULL");
     defectkit::InspectorOptions options;
-    if (o != nullptr) {
-      options.model.intra_op_threads = o->intra_op_threads;
-      options.model.inter_op_threads = o->inter_op_threads;
-      if (o->execution_provider) options.model.execution_provider = o->execution_provider;
-      if (o->graph_optimization)
-        options.model.graph_optimization = defectkit::parse_graph_optimization(o->graph_optimization);
-      if (o->onnxruntime_library) options.model.onnxruntime_library = o->onnxruntime_library;
-      if (o->max_batch > 0) options.max_batch = o->max_batch;
-    }
+    options.model = model_options(o);
+    if (o != nullptr && o->max_batch > 0) options.max_batch = o->max_batch;
     *out = new dk_inspector{defectkit::Inspector::open(path, options)};
   });
 }
@@ -162,6 +173,74 @@ void dk_inspection_free(dk_inspection* inspection) {
   delete[] inspection->heatmap;
   delete[] inspection->regions;
   delete inspection;
+}
+
+dk_status dk_model_create(const char* path, const dk_inspector_options* o, dk_model** out) {
+  return guarded([&] {
+    require(out != nullptr, "dk_model_create: out is NULL");
+    *out = nullptr;
+    require(path != nullptr, "dk_model_create: model_path is NULL");
+    *out = new dk_model{defectkit::Model::load(path, model_options(o))};
+  });
+}
+
+void dk_model_free(dk_model* model) { delete model; }
+
+size_t dk_model_input_count(const dk_model* model) { return model ? model->model.inputs().size() : 0; }
+
+size_t dk_model_output_count(const dk_model* model) { return model ? model->model.outputs().size() : 0; }
+
+const char* dk_model_input_name(const dk_model* model, size_t index) {
+  if (model == nullptr || index >= model->model.inputs().size()) return nullptr;
+  return model->model.inputs()[index].name.c_str();
+}
+
+const char* dk_model_output_name(const dk_model* model, size_t index) {
+  if (model == nullptr || index >= model->model.outputs().size()) return nullptr;
+  return model->model.outputs()[index].name.c_str();
+}
+
+const char* dk_model_metadata(const dk_model* model, const char* key) {
+  if (model == nullptr || key == nullptr) return nullptr;
+  const auto& metadata = model->model.metadata();
+  const auto found = metadata.find(key);
+  return found == metadata.end() ? nullptr : found->second.c_str();
+}
+
+dk_status dk_model_run(const dk_model* model, const dk_tensor* inputs, size_t input_count, dk_tensor** outputs) {
+  return guarded([&] {
+    require(outputs != nullptr, "dk_model_run: outputs is NULL");
+    *outputs = nullptr;
+    require(model != nullptr, "dk_model_run: model is NULL");
+    require(inputs != nullptr || input_count == 0, "dk_model_run: inputs is NULL");
+    std::vector<defectkit::TensorView> views(input_count);
+    for (size_t i = 0; i < input_count; ++i) {
+      require(inputs[i].data != nullptr && (inputs[i].shape != nullptr || inputs[i].rank == 0),
+              "dk_model_run: an input tensor has NULL data or shape");
+      views[i].data = inputs[i].data;
+      views[i].shape.assign(inputs[i].shape, inputs[i].shape + inputs[i].rank);
+    }
+    const std::vector<defectkit::Tensor> results = model->model.run(views);
+    auto* tensors = new dk_tensor[results.size() + 1]{};  // +1: never a zero-length new[]
+    for (size_t i = 0; i < results.size(); ++i) {
+      tensors[i].rank = results[i].shape.size();
+      tensors[i].shape = new int64_t[tensors[i].rank + 1];
+      std::copy(results[i].shape.begin(), results[i].shape.end(), tensors[i].shape);
+      tensors[i].size = results[i].data.size();
+      tensors[i].data = new float[tensors[i].size + 1];
+      std::copy(results[i].data.begin(), results[i].data.end(), tensors[i].data);
+    }
+    *outputs = tensors;
+  });
+}
+
+void dk_tensors_free(dk_tensor* tensors, size_t count) {
+  if (tensors == nullptr) return;
+  for (size_t i = 0; i < count; ++i) {
+    delete[] tensors[i].data;
+    delete[] tensors[i].shape;
+  }
+  delete[] tensors;
 }
 
 const char* dk_last_error(void) { return g_last_error.c_str(); }

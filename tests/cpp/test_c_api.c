@@ -2,6 +2,7 @@
  * Prints 'N passed, N failed' and exits non-zero on any failure. */
 #include <defectkit/defectkit_c.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,43 @@ int main(int argc, char** argv) {
   CHECK(dk_inspect_file(inspector, missing, NULL, &result) == DK_FILE_NOT_FOUND);
   CHECK(dk_inspect_file(inspector, artifact, NULL, &result) == DK_BAD_FILE); /* an ONNX file is not a TIFF */
   CHECK(dk_inspect_file(NULL, strip, NULL, &result) == DK_INVALID_ARGUMENT);
+
+  /* The same artifact as a plain model: its patch graph on the top-left tile gives the
+   * inspector's heatmap there (that tile owns pixel (0, 0)). */
+  {
+    dk_model* model = NULL;
+    dk_tensor input, *outputs = NULL;
+    int64_t shape[4] = {1, 3, 16, 16}, bad_shape[4] = {1, 3, 15, 16};
+    float* tile = malloc(sizeof(float) * 3 * 16 * 16);
+    CHECK(dk_model_create(missing, NULL, &model) == DK_FILE_NOT_FOUND && model == NULL);
+    CHECK(dk_model_create(artifact, NULL, &model) == DK_OK);
+    if (model != NULL) {
+      CHECK(dk_model_input_count(model) == 1 && dk_model_output_count(model) == 1);
+      CHECK(strcmp(dk_model_output_name(model, 0), "heatmap") == 0);
+      CHECK(dk_model_input_name(model, 1) == NULL);
+      CHECK(strcmp(dk_model_metadata(model, "defectkit.graph"), "patch") == 0);
+      CHECK(dk_model_metadata(model, "no.such.key") == NULL);
+      for (c = 0; c < 3; ++c)
+        for (y = 0; y < 16; ++y)
+          for (x = 0; x < 16; ++x) tile[(c * 16 + y) * 16 + x] = strip_value(c, y, x);
+      input.data = tile;
+      input.shape = shape;
+      input.rank = 4;
+      input.size = 3 * 16 * 16;
+      CHECK(dk_model_run(model, &input, 1, &outputs) == DK_OK);
+      if (outputs != NULL) {
+        CHECK(outputs[0].rank == 4 && outputs[0].shape[1] == 1 && outputs[0].size == 16 * 16);
+        if (from_file) CHECK(outputs[0].data[0] == from_file->heatmap[0]);
+      }
+      dk_tensors_free(outputs, dk_model_output_count(model));
+      outputs = NULL;
+      input.shape = bad_shape;
+      CHECK(dk_model_run(model, &input, 1, &outputs) == DK_INVALID_ARGUMENT && outputs == NULL);
+      CHECK(dk_model_run(model, &input, 0, &outputs) == DK_INVALID_ARGUMENT);
+    }
+    dk_model_free(model);
+    free(tile);
+  }
 
   dk_inspection_free(from_file);
   dk_inspection_free(from_buffer);

@@ -8,6 +8,7 @@
 #define DEFECTKIT_C_H_
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -94,6 +95,35 @@ void dk_inspection_free(dk_inspection* inspection); /* NULL is fine */
 
 /* The message of this thread's last failed call ("" if none); valid until
  * this thread's next call. */
+/* --- A plain ONNX Runtime session (any ONNX file, metadata or not) --------- */
+
+typedef struct dk_model dk_model; /* opaque */
+
+/* A float32 tensor: row-major data, rank dimensions in shape. */
+typedef struct dk_tensor {
+  float* data;
+  int64_t* shape;
+  size_t rank;
+  size_t size; /* number of floats */
+} dk_tensor;
+
+/* Opens a model; the inspector options' session fields apply (max_batch is
+ * ignored). Release with dk_model_free. */
+dk_status dk_model_create(const char* model_path, const dk_inspector_options* options, dk_model** out);
+void dk_model_free(dk_model* model); /* NULL is fine */
+size_t dk_model_input_count(const dk_model* model);
+size_t dk_model_output_count(const dk_model* model);
+/* Names stay valid while the model lives; NULL for an index out of range. */
+const char* dk_model_input_name(const dk_model* model, size_t index);
+const char* dk_model_output_name(const dk_model* model, size_t index);
+/* The value of a metadata_props key (e.g. "defectkit.thresholds"), or NULL. */
+const char* dk_model_metadata(const dk_model* model, const char* key);
+/* Runs the model with one tensor per input, in input order (their data is
+ * read, not copied or kept). On success *outputs holds dk_model_output_count
+ * tensors the caller releases with dk_tensors_free. Thread-safe. */
+dk_status dk_model_run(const dk_model* model, const dk_tensor* inputs, size_t input_count, dk_tensor** outputs);
+void dk_tensors_free(dk_tensor* tensors, size_t count); /* NULL is fine */
+
 const char* dk_last_error(void);
 const char* dk_status_name(dk_status status);
 const char* dk_version(void);
