@@ -79,7 +79,15 @@ class ArtifactMetadata:
             except json.JSONDecodeError as error:
                 msg = f"{source}: {PREFIX}{key} is not valid JSON ({error})"
                 raise ModelError(msg) from error
-        fields["image_size"] = tuple(fields["image_size"])
+        size = fields["image_size"]
+        if not (isinstance(size, list) and len(size) == 2 and all(type(v) is int and v > 0 for v in size)):
+            msg = f"{source}: {PREFIX}image_size must be [H, W] of positive integers, got {size!r}"
+            raise ModelError(msg)
+        fields["image_size"] = tuple(size)
+        wrong = [k for k in _JSON_KEYS if k != "image_size" and not isinstance(fields[k], dict)]
+        if wrong:
+            msg = f"{source}: {', '.join(PREFIX + k for k in wrong)} must be JSON objects"
+            raise ModelError(msg)
         return cls(format_version=version, **fields)
 
 
