@@ -26,11 +26,12 @@ $(shell mkdir -p build && find python export -name '*.py' | sort > $(PY_FILE_LIS
 NATIVE_SOURCES := CMakeLists.txt pyproject.toml $(PY_FILE_LIST) $(shell find cpp bindings cmake -type f 2>/dev/null)
 CPP_TEST_SOURCES := $(shell find tests/cpp -type f 2>/dev/null)
 
-.PHONY: help setup demo test test-python test-cpp cpp clean
+.PHONY: help setup demo test test-python test-cpp cpp bench clean
 
 help:
 	@echo "make demo   - set up, then run the main job end to end on the embedded demo dataset"
 	@echo "make test   - set up, then run every test (pytest and CTest)"
+	@echo "make bench  - set up, then benchmark against the seed pipeline (benchmarks/results/)"
 
 $(SYSTEM_STAMP): scripts/install_system_deps.sh
 	bash scripts/install_system_deps.sh
@@ -71,6 +72,10 @@ test: setup
 
 demo: setup
 	$(VENV)/bin/defectkit demo --out $(DEMO_OUT)
+
+# The benchmark needs the native module (setup) and the defectkit-bench tool (cpp).
+bench: cpp
+	$(PY) benchmarks/run.py --tool $(abspath $(CPP_BUILD))/tools/defectkit-bench $(BENCH_ARGS)
 
 clean:
 	rm -rf build $(DEMO_OUT)

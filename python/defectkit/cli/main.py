@@ -19,6 +19,7 @@ COMMANDS = {
     "eval": ("eval", "image and pixel AUROC of a trained run on a dataset's test split"),
     "infer": ("infer", "heatmap panels (PNG) and a CSV of scores for strips"),
     "demo": ("demo", "run the main job end to end on the embedded demo dataset"),
+    "bench": ("bench", "latency and throughput of one artifact on this machine"),
 }
 
 
