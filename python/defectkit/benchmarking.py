@@ -102,7 +102,18 @@ def latency_summary(
 
 
 def peak_rss_mib() -> float:
-    """This process's peak resident set size so far, MiB (Linux reports KiB, macOS bytes)."""
+    """This process's peak resident set size so far, MiB.
+
+    Linux: ``VmHWM`` of this process image (``ru_maxrss`` survives ``exec`` and would report a
+    parent's peak for a subprocess); elsewhere ``ru_maxrss`` (macOS bytes, others KiB).
+    """
+    try:
+        with open("/proc/self/status", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
