@@ -155,6 +155,7 @@ def plot(result: dict[str, Any], path: pathlib.Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import LogLocator, NullFormatter
 
     rows = result["configs"]
     names = [r["name"] for r in rows]
@@ -189,6 +190,9 @@ def plot(result: dict[str, Any], path: pathlib.Path) -> None:
     axes[2].set_xlabel("strips/s (PyTorch eager, width study)")
     axes[2].set_title("width study: accuracy vs throughput")
     load = result["machine"]["load_average"]
+    for axis in axes:
+        axis.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.xaxis.set_minor_formatter(NullFormatter())
     fig.suptitle(
         f"defectkit benchmark {result['date'][:10]}, {result['machine']['cpu']}, "
         f"{result['threads']} threads, load {load[0]:.2f}"
