@@ -55,7 +55,7 @@ DEFAULT_WIDTH = 16  # chosen by the width study (TrainConfig.width)
 
 
 def _log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def write_random_run(run: pathlib.Path, data: pathlib.Path, width: int, seed: int = 0) -> pathlib.Path:
