@@ -613,6 +613,13 @@ def main() -> None:
     _log("preprocessing")
     pre = _subprocess("preprocessing", {"paths": paths, "threads": args.threads, "repeats": 30})
     rows = measure(args, paths, tool)
+    # The peak again after the configurations: on a shared machine one measurement can land in a
+    # loaded moment; keep the better of the two (both are in the JSON).
+    _log("GEMM peak again")
+    gemm_end = _subprocess("gemm", {"threads": args.threads})
+    gemm = {**gemm, "start": dict(gemm), "end": gemm_end}
+    for key in ("fp32_peak_gflops", "int8_peak_gops"):
+        gemm[key] = max(v for v in (gemm["start"][key], gemm_end[key]) if v is not None)
     for row in rows:
         peak = gemm["int8_peak_gops"] if row["precision"] == "int8" else gemm["fp32_peak_gflops"]
         row["fraction_of_peak"] = row["gflop_per_s"] / peak if peak else None
