@@ -26,11 +26,12 @@ $(shell mkdir -p build && find python export -name '*.py' | sort > $(PY_FILE_LIS
 NATIVE_SOURCES := CMakeLists.txt pyproject.toml $(PY_FILE_LIST) $(shell find cpp bindings cmake -type f 2>/dev/null)
 CPP_TEST_SOURCES := $(shell find tests/cpp -type f 2>/dev/null)
 
-.PHONY: help setup demo test test-python test-cpp cpp clean
+.PHONY: help setup demo test test-python test-cpp cpp bench clean
 
 help:
 	@echo "make demo   - set up, then run the main job end to end on the embedded demo dataset"
 	@echo "make test   - set up, then run every test (pytest and CTest)"
+	@echo "make bench  - set up, then benchmark against the seed pipeline (benchmarks/results/)"
 
 $(SYSTEM_STAMP): scripts/install_system_deps.sh
 	bash scripts/install_system_deps.sh
@@ -71,6 +72,11 @@ test: setup
 
 demo: setup
 	$(VENV)/bin/defectkit demo --out $(DEMO_OUT)
+
+# The benchmark needs the native module and the defectkit-bench tool, both installed by setup
+# (the tool lands in $(VENV)/bin). BENCH_ARGS passes options on (benchmarks/run.py --help).
+bench: setup
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build $(DEMO_OUT)

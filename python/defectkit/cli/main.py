@@ -20,6 +20,7 @@ COMMANDS = {
     "export": ("export", "write the deployable ONNX artifact (FP32, optionally INT8) of a trained run"),
     "infer": ("infer", "heatmap panels (PNG) and a CSV of scores for strips"),
     "demo": ("demo", "run the main job end to end on the embedded demo dataset"),
+    "bench": ("bench", "latency and throughput of one artifact on this machine"),
 }
 
 
