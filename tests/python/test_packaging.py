@@ -47,6 +47,12 @@ def test_native_paths_work_without_torch_or_the_training_stack(tmp_path: pathlib
         np.save({str(tmp_path / "read.npy")!r}, strip)
         out = defectkit.Model({str(model)!r}).run([np.full((1, 3), 3.0, np.float32)])
         assert out["square"].tolist() == [[9.0, 9.0, 9.0]], out
+        from defectkit.cli.main import main  # runtime commands parse without the training stack
+        assert main(["info"]) == 0
+        try:
+            main(["bench", "--help"])
+        except SystemExit as done:
+            assert done.code == 0
         loaded = sorted(m for m in sys.modules if m.split(".")[0] in {TRAINING_ONLY!r})
         assert not loaded, loaded
     """)

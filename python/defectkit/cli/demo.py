@@ -2,8 +2,7 @@
 
 synthesise -> read natively (checked against tifffile) -> train -> evaluate
 on the test split -> panels for a few strips -> export FP32 and INT8 artifacts
--> the test split again through the C++ runtime. A benchmark line joins with
-the benchmarks issue.
+-> the test split again through the C++ runtime -> a latency line per artifact.
 """
 
 from __future__ import annotations
@@ -131,6 +130,19 @@ def evaluate_artifacts(data: pathlib.Path, artifacts: pathlib.Path, torch_result
         )
 
 
+def benchmark_artifacts(data: pathlib.Path, artifacts: pathlib.Path, threads: int) -> None:
+    """One latency line per artifact on the demo's good test strips (read natively every run)."""
+    from defectkit.cli.bench import bench
+
+    for name in ("model_fp32.onnx", "model_int8.onnx"):
+        r = bench(artifacts / name, data / "test" / "good", runs=24, warmup=4, threads=threads)
+        print(
+            f"[demo] bench {name}: p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, "
+            f"{r['strips_per_s']:.2f} strips/s ({r['runs']} runs incl. file read, threads "
+            f"{threads or 'auto'}, load {r['load_average'][0][0]:.1f}); `defectkit bench` for more"
+        )
+
+
 def write_panels(data: pathlib.Path, run: pathlib.Path, out: pathlib.Path) -> None:
     from defectkit.cli import main
 
@@ -157,4 +169,5 @@ def run(args: argparse.Namespace) -> int:
     artifacts = args.out / "artifact"
     export_demo_model(run_dir, artifacts)
     evaluate_artifacts(data, artifacts, torch_result)
+    benchmark_artifacts(data, artifacts, args.threads)
     return 0

@@ -24,19 +24,27 @@ COMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that command gets its arguments.
+
+    Some commands' options come from training dataclasses whose modules import torch: loading
+    only the command being run keeps ``defectkit bench`` or ``info`` as light as the runtime.
+    """
     parser = argparse.ArgumentParser(prog="defectkit", description=__doc__)
     parser.add_argument("--version", action="version", version=f"defectkit {defectkit.__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
-        importlib.import_module(f"defectkit.cli.{module}").add_arguments(command)
+        if only is None or name == only:
+            importlib.import_module(f"defectkit.cli.{module}").add_arguments(command)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    named = next((a for a in argv if a in COMMANDS), None)
+    args = build_parser(only=named).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     module = importlib.import_module(f"defectkit.cli.{COMMANDS[args.command][0]}")
     try:
