@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the libFuzzer harnesses need on Debian 12: clang 14 and its
+# compiler runtimes (libFuzzer, ASan, UBSan live in libclang-rt-14-dev).
+# Idempotent: a machine that has them runs no apt command at all.
+set -euo pipefail
+packages=(clang libclang-rt-14-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "Installing Debian packages: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
