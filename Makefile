@@ -86,8 +86,9 @@ test-sanitize: $(NATIVE_STAMP) $(CPP_TEST_SOURCES)
 FUZZ_BUILD ?= build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := strip_reader artifact_metadata
+# clang 14 and its runtimes (libFuzzer, ASan, UBSan) from Debian 12.
 fuzz-build: $(NATIVE_STAMP)
-	bash scripts/install_fuzz_deps.sh
+	bash scripts/install_system_deps.sh clang libclang-rt-14-dev
 	CC=clang CXX=clang++ $(CMAKE) -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DDEFECTKIT_BUILD_FUZZERS=ON -DDEFECTKIT_BUILD_TOOLS=OFF -DDEFECTKIT_SANITIZE=address,undefined \
 	  -DPython3_EXECUTABLE=$(abspath $(PY)) > /dev/null

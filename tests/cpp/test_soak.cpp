@@ -59,13 +59,7 @@ std::vector<float> make_strip(int channels, int h, int w, int seed) {
 }
 
 StripView view_of(const std::vector<float>& v, int channels, int h, int w) {
-  StripView s;
-  s.data = v.data();
-  s.size_bytes = v.size() * sizeof(float);
-  s.channels = channels;
-  s.height = h;
-  s.width = w;
-  return s;
+  return {v.data(), v.size() * sizeof(float), defectkit::DType::kFloat32, defectkit::Layout::kCHW, channels, h, w};
 }
 
 // One input of the soak: how to inspect it, and for a bad one the error code it must raise.
