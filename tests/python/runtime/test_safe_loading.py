@@ -19,7 +19,7 @@ import defectkit
 
 def _external_model(folder: pathlib.Path, location: str) -> pathlib.Path:
     """y = x + w, w (4 float32) stored as external data at ``location``."""
-    w = helper.make_tensor("w", TensorProto.FLOAT, [4], vals=[])
+    w = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4])
     w.data_location = TensorProto.EXTERNAL
     for key, value in (("location", location), ("offset", "0"), ("length", "16")):
         entry = w.external_data.add()
