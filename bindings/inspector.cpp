@@ -117,7 +117,8 @@ void bind_inspector(py::module_& m) {
 
   py::class_<defectkit::Inspector>(m, "Inspector")
       .def(py::init([](const std::string& path, int intra, int inter, const std::string& provider,
-                       const std::string& graph_optimization, int max_batch, const std::string& library) {
+                       const std::string& graph_optimization, int max_batch, const std::string& library, bool verify,
+                       const std::string& expected_sha256) {
              defectkit::InspectorOptions options;
              options.model.intra_op_threads = intra;
              options.model.inter_op_threads = inter;
@@ -125,11 +126,14 @@ void bind_inspector(py::module_& m) {
              options.model.graph_optimization = defectkit::parse_graph_optimization(graph_optimization);
              options.model.onnxruntime_library = library;
              options.max_batch = max_batch;
+             options.verify = verify;
+             options.expected_sha256 = expected_sha256;
              py::gil_scoped_release release;
              return defectkit::Inspector::open(path, options);
            }),
            "path"_a, "intra_op_threads"_a = 0, "inter_op_threads"_a = 0, "provider"_a = "cpu",
-           "graph_optimization"_a = "all", "max_batch"_a = 16, "onnxruntime_library"_a = "")
+           "graph_optimization"_a = "all", "max_batch"_a = 16, "onnxruntime_library"_a = "", "verify"_a = false,
+           "expected_sha256"_a = "")
       .def_property_readonly("info", [](const defectkit::Inspector& i) { return info_dict(i.info()); })
       .def_property_readonly("path", [](const defectkit::Inspector& i) { return i.model().path(); })
       .def_property_readonly("provider", [](const defectkit::Inspector& i) { return i.model().execution_provider(); })

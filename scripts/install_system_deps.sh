@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the native build needs, only those missing.
+# Installs the Debian packages the native build needs, only those missing;
+# with arguments, those packages instead (`make fuzz`: clang libclang-rt-14-dev).
 # Idempotent: a machine that has them all runs no apt command at all.
 set -euo pipefail
 packages=(g++ make libtiff-dev libgtest-dev nlohmann-json3-dev pkg-config ca-certificates)
+[ $# -gt 0 ] && packages=("$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -14,6 +15,8 @@ namespace {
 
 using Json = nlohmann::json;
 constexpr const char* kPrefix = "defectkit.";
+constexpr int64_t kMaxImageSide = int64_t{1} << 20;
+constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
 
 // Reads the metadata of one file; every failure names the file and the key.
 class MetadataReader {
@@ -215,8 +218,17 @@ ArtifactInfo parse_artifact_info(const std::map<std::string, std::string>& metad
   info.input = parse_input(r, info.graph);
   const auto size = r.json("image_size");
   if (!size.is_array() || size.size() != 2 || !size[0].is_number_integer() || !size[1].is_number_integer() ||
-      size[0].get<int>() < 1 || size[1].get<int>() < 1) {
+      size[0].get<int64_t>() < 1 || size[1].get<int64_t>() < 1) {
     r.fail("defectkit.image_size must be [H, W] with positive integers, got " + size.dump());
+  }
+  // Found by the metadata fuzz harness: image_size [2000000000, 24] with a
+  // 1-pixel patch made the tiling check allocate 8 GB of tile positions
+  // while opening the artifact. No strip StripReader reads is larger than
+  // this (4 channels x 2^26 pixels = its 2^28-value limit).
+  if (size[0].get<int64_t>() > kMaxImageSide || size[1].get<int64_t>() > kMaxImageSide ||
+      size[0].get<int64_t>() * size[1].get<int64_t>() > kMaxImagePixels) {
+    r.fail("defectkit.image_size " + size.dump() + " is implausibly large (at most " + std::to_string(kMaxImageSide) +
+           " pixels a side and " + std::to_string(kMaxImagePixels) + " pixels in all)");
   }
   info.image_height = size[0].get<int>();
   info.image_width = size[1].get<int>();

@@ -51,6 +51,17 @@ void require(bool ok, const char* what) {
   if (!ok) throw defectkit::Error(defectkit::ErrorCode::kInvalidArgument, what);
 }
 
+void require(bool ok, const std::string& what) { require(ok, what.c_str()); }
+
+// The int a C caller passed for an enum parameter, read as bytes (no enum load).
+template <typename Enum>
+int raw_enum(const Enum& value) {
+  static_assert(sizeof(Enum) == sizeof(int), "C enums are int-sized");
+  int raw = 0;
+  std::memcpy(&raw, &value, sizeof raw);
+  return raw;
+}
+
 defectkit::InspectOptions to_cpp(const dk_inspect_options* o) {
   defectkit::InspectOptions options;
   if (o == nullptr) return options;
@@ -153,14 +164,21 @@ dk_status dk_inspect_buffer(const dk_inspector* inspector, const void* data, siz
     require(out != nullptr, "dk_inspect_buffer: out is NULL");
     *out = nullptr;
     require(inspector != nullptr, "dk_inspect_buffer: inspector is NULL");
-    require(dtype == DK_FLOAT32 || dtype == DK_UINT8 || dtype == DK_UINT16, "dk_inspect_buffer: unknown dtype");
-    require(layout == DK_CHW || layout == DK_HWC, "dk_inspect_buffer: unknown layout");
+    // C callers may pass any int as an enum; in C++ merely reading an enum
+    // outside its range is undefined (UBSan: "load of value 7, which is not
+    // a valid value for type 'dk_dtype'"), so validate the raw integers.
+    const int raw_dtype = raw_enum(dtype), raw_layout = raw_enum(layout);
+    require(raw_dtype == DK_FLOAT32 || raw_dtype == DK_UINT8 || raw_dtype == DK_UINT16,
+            "dk_inspect_buffer: unknown dtype " + std::to_string(raw_dtype));
+    require(raw_layout == DK_CHW || raw_layout == DK_HWC,
+            "dk_inspect_buffer: unknown layout " + std::to_string(raw_layout));
     defectkit::StripView view;
     view.data = data;
     view.size_bytes = size_bytes;
-    view.dtype = dtype == DK_FLOAT32 ? defectkit::DType::kFloat32
-                                     : (dtype == DK_UINT8 ? defectkit::DType::kUInt8 : defectkit::DType::kUInt16);
-    view.layout = layout == DK_CHW ? defectkit::Layout::kCHW : defectkit::Layout::kHWC;
+    view.dtype = raw_dtype == DK_FLOAT32
+                     ? defectkit::DType::kFloat32
+                     : (raw_dtype == DK_UINT8 ? defectkit::DType::kUInt8 : defectkit::DType::kUInt16);
+    view.layout = raw_layout == DK_CHW ? defectkit::Layout::kCHW : defectkit::Layout::kHWC;
     view.channels = channels;
     view.height = height;
     view.width = width;

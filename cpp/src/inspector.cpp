@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "defectkit/error.h"
+#include "defectkit/integrity.h"
 #include "defectkit/strip_reader.h"
 #include "defectkit/tiling.h"
 #include "strip_view.h"
@@ -172,6 +173,9 @@ Inspector& Inspector::operator=(Inspector&&) noexcept = default;
 Inspector::~Inspector() = default;
 
 Inspector Inspector::open(const std::string& path, const InspectorOptions& options) {
+  // Hashed, then loaded by path: a file swapped in between is not caught; the
+  // check is against corruption in transit or on disk, not a local attacker.
+  if (options.verify || !options.expected_sha256.empty()) verify_sha256(path, options.expected_sha256);
   auto impl = std::make_unique<Impl>(Model::load(path, options.model));
   impl->options = options;
   impl->info = read_artifact_info(impl->model);

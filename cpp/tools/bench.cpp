@@ -22,7 +22,9 @@ namespace {
 
 const char* kUsage =
     "usage: defectkit-bench ARTIFACT [STRIP] [--runs N] [--warmup N] [--threads N] [--provider P] [--json]\n"
-    "  without STRIP: a random 4-channel strip of the artifact's image size\n";
+    "                       [--verify] [--sha256 HEX]\n"
+    "  without STRIP: a random 4-channel strip of the artifact's image size\n"
+    "  --verify: check the artifact's SHA-256 against export_report.json beside it (or --sha256 HEX) first\n";
 
 // Nearest-rank percentile of sorted values.
 double percentile(const std::vector<double>& sorted, double p) {
@@ -45,8 +47,8 @@ std::string json_escape(const std::string& s) {
 
 int main(int argc, char** argv) {
   return defectkit::tools::run_tool(kUsage, [&] {
-    const auto args = defectkit::tools::parse_args(argc, argv, {"--runs", "--warmup", "--threads", "--provider"},
-                                                   {"--json", "--help"});
+    const auto args = defectkit::tools::parse_args(
+        argc, argv, {"--runs", "--warmup", "--threads", "--provider", "--sha256"}, {"--json", "--verify", "--help"});
     if (args.has("--help") || args.positional.empty() || args.positional.size() > 2) {
       std::fputs(kUsage, args.has("--help") ? stdout : stderr);
       return args.has("--help") ? 0 : 2;
@@ -56,6 +58,8 @@ int main(int argc, char** argv) {
     defectkit::InspectorOptions options;
     options.model.intra_op_threads = args.integer("--threads", 0);
     options.model.execution_provider = args.text("--provider", "cpu");
+    options.verify = args.has("--verify");
+    options.expected_sha256 = args.text("--sha256", "");
     const auto inspector = defectkit::Inspector::open(args.positional[0], options);
     const auto& ort = defectkit::load_onnxruntime();
 

@@ -20,8 +20,9 @@ namespace {
 
 const char* kUsage =
     "usage: defectkit-infer ARTIFACT STRIP... [--out DIR] [--threads N] [--provider cpu|cuda|tensorrt|openvino]\n"
-    "                       [--roi] [--image-threshold T] [--pixel-threshold T]\n"
-    "  writes DIR/<strip stem>_heatmap.tif (float32, H x W) and DIR/results.csv (default DIR: .)\n";
+    "                       [--roi] [--image-threshold T] [--pixel-threshold T] [--verify] [--sha256 HEX]\n"
+    "  writes DIR/<strip stem>_heatmap.tif (float32, H x W) and DIR/results.csv (default DIR: .)\n"
+    "  --verify: check the artifact's SHA-256 against export_report.json beside it (or --sha256 HEX) first\n";
 
 // One page, one float32 sample per pixel, row by row.
 void write_heatmap_tiff(const std::string& path, const defectkit::Inspection& r) {
@@ -56,8 +57,8 @@ std::string csv_field(const std::string& s) {
 int main(int argc, char** argv) {
   return defectkit::tools::run_tool(kUsage, [&] {
     const auto args = defectkit::tools::parse_args(
-        argc, argv, {"--out", "--threads", "--provider", "--image-threshold", "--pixel-threshold"},
-        {"--roi", "--help"});
+        argc, argv, {"--out", "--threads", "--provider", "--image-threshold", "--pixel-threshold", "--sha256"},
+        {"--roi", "--verify", "--help"});
     if (args.has("--help") || args.positional.size() < 2) {
       std::fputs(kUsage, args.has("--help") ? stdout : stderr);
       return args.has("--help") ? 0 : 2;
@@ -65,6 +66,8 @@ int main(int argc, char** argv) {
     defectkit::InspectorOptions options;
     options.model.intra_op_threads = args.integer("--threads", 0);
     options.model.execution_provider = args.text("--provider", "cpu");
+    options.verify = args.has("--verify");
+    options.expected_sha256 = args.text("--sha256", "");
     const auto inspector = defectkit::Inspector::open(args.positional[0], options);
     defectkit::InspectOptions call;
     call.roi = args.has("--roi");

@@ -39,6 +39,8 @@ class Inspector:
         graph_optimization: str = "all",
         max_batch: int = 16,
         onnxruntime_library: str = "",
+        verify: bool = False,
+        expected_sha256: str = "",
     ) -> None: ...
     @property
     def path(self) -> str: ...

@@ -238,10 +238,13 @@ class Inspector:
         max_batch: most tiles per ONNX Runtime run for patch artifacts (bounds memory).
         graph_optimization: ``"disable"``, ``"basic"``, ``"extended"`` or ``"all"``.
         onnxruntime_library: the library to open; default :func:`onnxruntime_library_path`.
+        verify: check the file's SHA-256 before loading it. ``True``: against the digest
+            ``export_report.json`` beside the artifact records; a string: against that hex digest.
 
     Raises:
         defectkit.FileMissingError: no such file.
-        defectkit.ModelError: not a usable artifact (missing or newer metadata, unknown family, ...).
+        defectkit.ModelError: not a usable artifact (missing or newer metadata, unknown family, ...),
+            or, with ``verify``, a file whose SHA-256 differs or a missing export report.
         defectkit.BackendError: ONNX Runtime missing, or the provider not in it.
     """
 
@@ -256,10 +259,20 @@ class Inspector:
         max_batch: int = 16,
         graph_optimization: str = "all",
         onnxruntime_library: str | None = None,
+        verify: bool | str = False,
     ) -> None:
         library = onnxruntime_library or onnxruntime_library_path()
+        expected = verify if isinstance(verify, str) else ""
         self._inspector = _native.Inspector(
-            os.fspath(path), threads, 0, provider, graph_optimization, max_batch, library
+            os.fspath(path),
+            threads,
+            0,
+            provider,
+            graph_optimization,
+            max_batch,
+            library,
+            verify=bool(verify),
+            expected_sha256=expected,
         )
         self._image_threshold = image_threshold
         self._pixel_threshold = pixel_threshold

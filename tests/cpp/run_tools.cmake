@@ -46,3 +46,21 @@ run_checked(text "${TOOLS_DIR}/defectkit-bench" "${DATA_DIR}/tiled.onnx" "${DATA
 if(NOT text MATCHES "latency ms: min [0-9.]+  p50")
   message(FATAL_ERROR "bench text output: ${text}")
 endif()
+
+# --verify: the SHA-256 recorded in export_report.json beside the artifact.
+file(MAKE_DIRECTORY "${WORK_DIR}/verify")
+file(COPY_FILE "${DATA_DIR}/tiled.onnx" "${WORK_DIR}/verify/model_fp32.onnx")
+file(SHA256 "${WORK_DIR}/verify/model_fp32.onnx" digest)
+file(WRITE "${WORK_DIR}/verify/export_report.json" "{\"files\": {\"model_fp32.onnx\": {\"sha256\": \"${digest}\"}}}")
+run_checked(verified "${TOOLS_DIR}/defectkit-infer" "${WORK_DIR}/verify/model_fp32.onnx" "${DATA_DIR}/strip_0.tif"
+            --out "${WORK_DIR}/verify" --verify)
+run_checked(bench_verified "${TOOLS_DIR}/defectkit-bench" "${WORK_DIR}/verify/model_fp32.onnx" --runs 1 --warmup 0
+            --sha256 "${digest}")
+file(APPEND "${WORK_DIR}/verify/model_fp32.onnx" "x")  # one byte more: corrupted
+foreach(tool defectkit-infer defectkit-bench)
+  execute_process(COMMAND "${TOOLS_DIR}/${tool}" "${WORK_DIR}/verify/model_fp32.onnx" "${DATA_DIR}/strip_0.tif" --verify
+                  RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
+  if(rc EQUAL 0 OR NOT err MATCHES "model_fp32.onnx: SHA-256 mismatch")
+    message(FATAL_ERROR "${tool} --verify on a corrupted artifact: rc ${rc}, stderr ${err}")
+  endif()
+endforeach()

@@ -137,6 +137,19 @@ TEST(ArtifactRefusal, MalformedJsonAndMissingKeys) {
   EXPECT_NE(refusal(without("tiling")).find("a patch artifact needs 'defectkit.tiling'"), std::string::npos);
 }
 
+// Fuzz finding (tests/fuzz/regressions/artifact_metadata/oom_huge_image_size.txt):
+// a huge image_size with a 1-pixel patch made parsing allocate 8 GB.
+TEST(ArtifactRefusal, ImplausiblyLargeImageSizes) {
+  ArtifactSpec spec = with("image_size", "[2000000000, 24]");
+  spec.overrides["tiling"] = R"({"patch": 1, "min_overlap": 0, "positions_y": [0]})";
+  EXPECT_NE(refusal(spec).find("image_size [2000000000,24] is implausibly large"), std::string::npos);
+  EXPECT_NE(refusal(with("image_size", "[9000, 9000]")).find("is implausibly large"), std::string::npos);
+  EXPECT_NE(refusal(with("image_size", "[99999999999, 24]")).find("is implausibly large"), std::string::npos);
+  ArtifactSpec largest = with("image_size", "[4096, 16384]");  // 2^26 pixels: the largest accepted
+  largest.overrides["tiling"] = R"({"patch": 16, "min_overlap": 4})";
+  EXPECT_EQ(refusal(largest), "");
+}
+
 TEST(ArtifactRefusal, TilingScoreOutputsAndPrecision) {
   EXPECT_NE(refusal(with("tiling", R"({"patch": 16, "min_overlap": 16})")).find("0 <= min_overlap < patch"),
             std::string::npos);

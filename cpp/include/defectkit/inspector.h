@@ -34,6 +34,11 @@ struct StripView {
 struct InspectorOptions {
   ModelOptions model;  // threads, provider, optimisation level, ONNX Runtime library
   int max_batch = 16;  // patch artifacts: most tiles per run (bounds the run's memory)
+  // Check the file's SHA-256 before loading it: against `expected_sha256`
+  // when set (64 hex digits), else against the digest export_report.json
+  // beside the artifact records. A mismatch is Error(kModel).
+  bool verify = false;
+  std::string expected_sha256;  // non-empty implies verify
 };
 
 // Per-call settings; unset thresholds come from the artifact.
@@ -57,8 +62,9 @@ struct Inspection {
 
 class Inspector {
  public:
-  // Loads the artifact at `path` and validates its metadata against the
-  // graph. Throws Error(kFileNotFound, kModel or kBackend) naming the file.
+  // Loads the artifact at `path` (after checking its SHA-256 if options ask)
+  // and validates its metadata against the graph. Throws
+  // Error(kFileNotFound, kModel or kBackend) naming the file.
   static Inspector open(const std::string& path, const InspectorOptions& options = {});
 
   Inspector(Inspector&&) noexcept;

@@ -122,3 +122,17 @@ def test_resume_after_a_kill_ends_with_the_weights_of_an_uninterrupted_run(
 def test_resume_without_a_run_is_a_clear_error(tiny_dataset: pathlib.Path, tmp_path: pathlib.Path) -> None:
     with pytest.raises(FileMissingError, match="nothing to resume"):
         train(tiny_config(tiny_dataset, tmp_path / "none"), resume=True, progress=False)
+
+
+def test_a_torch_zip_checkpoint_smuggling_code_is_refused(tmp_path: pathlib.Path) -> None:
+    """The same exploit inside torch.save's own (zip) container, the format real checkpoints use."""
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    evil = tmp_path / "evil_zip.pt"
+    torch.save({"format": "defectkit-checkpoint", "format_version": 1, "model": Exploit()}, evil)
+    with pytest.raises(BadFileError, match="weights-only"):
+        load_checkpoint(evil)
+    assert not (tmp_path / "pwned").exists()
