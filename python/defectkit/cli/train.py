@@ -11,6 +11,9 @@ import argparse
 import dataclasses
 import pathlib
 
+# Options whose help says more than their default.
+HELP = {"device": "cpu, cuda, cuda:N, or auto (cuda when available)"}
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from defectkit.training.config import TrainConfig
@@ -35,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 help=f"(default {' '.join(map(str, default))})",
             )
         else:
-            parser.add_argument(flag, type=type(default), default=default, help=f"(default {default})")
+            text = f"{HELP[field.name]} " if field.name in HELP else ""
+            parser.add_argument(flag, type=type(default), default=default, help=f"{text}(default {default})")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from defectkit.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclasses.dataclass
@@ -43,6 +46,9 @@ class TrainConfig:
     workers: int = 0  # DataLoader workers; 0 loads in the training process
     holdout: int = 2  # train/good strips held out for validation when there is no valid/
     threads: int = 0  # torch intra-op threads; 0 leaves torch's default
+    # Where the model trains: "cpu", "cuda" (or "cuda:N"), or "auto" (cuda when available).
+    # Checkpoints hold CPU tensors whatever the device, so any machine loads them.
+    device: str = "cpu"
 
     def validate(self) -> None:
         """Raises InvalidArgumentError on settings that cannot train."""
@@ -64,6 +70,8 @@ class TrainConfig:
             problems.append(f"n_defects must be 1 <= min <= max, got {self.n_defects}")
         if self.gamma_schedule not in ("cosine", "linear", "constant"):
             problems.append(f"gamma_schedule must be cosine, linear or constant, got {self.gamma_schedule!r}")
+        if not _is_device_name(self.device):
+            problems.append(f"device must be cpu, cuda, cuda:N or auto, got {self.device!r}")
         if problems:
             msg = "invalid training settings: " + "; ".join(problems)
             raise InvalidArgumentError(msg)
@@ -83,3 +91,36 @@ class TrainConfig:
 
     def save(self, path: pathlib.Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def _is_device_name(name: str) -> bool:
+    if name in ("cpu", "cuda", "auto"):
+        return True
+    prefix, _, index = name.partition(":")
+    return prefix == "cuda" and index.isdigit()
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """The torch device a ``TrainConfig.device`` names, checked against this machine.
+
+    ``"auto"`` is CUDA when available, else the CPU. Plain ``"cuda"`` under torchrun
+    means this process's GPU, ``cuda:LOCAL_RANK``.
+
+    Raises:
+        InvalidArgumentError: an unknown name, or CUDA asked for where there is none.
+    """
+    import torch
+
+    if not _is_device_name(name):
+        msg = f"device must be cpu, cuda, cuda:N or auto, got {name!r}"
+        raise InvalidArgumentError(msg)
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        msg = f"device {name!r}: CUDA is not available on this machine (torch {torch.__version__})"
+        raise InvalidArgumentError(msg)
+    index = int(name.partition(":")[2] or local_rank)
+    if index >= torch.cuda.device_count():
+        msg = f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+        raise InvalidArgumentError(msg)
+    return torch.device("cuda", index)

@@ -4,6 +4,9 @@ Every random choice derives from (seed, epoch, index): patches and their
 synthetic defects from the dataset's per-item generator, the order from the
 sampler's (seed + epoch) generator. A resumed run therefore continues with
 exactly the batches an uninterrupted run would have seen.
+
+The model trains on ``TrainConfig.device`` (the CPU by default); data loading,
+synthesis and the checkpoints' tensors stay on the CPU.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from defectkit.training.checkpoint import (
     remove_stale_temporaries,
     save_atomically,
 )
-from defectkit.training.config import TrainConfig
+from defectkit.training.config import TrainConfig, resolve_device
 from defectkit.training.validation import ValidationSet, held_out_paths, run_validation
 
 logger = logging.getLogger("defectkit")
@@ -59,6 +62,21 @@ def build_validation(config: TrainConfig, layout, held_out: list[pathlib.Path], 
     return ValidationSet(patches=x, masks=masks, patch_size=patch)
 
 
+def on_cpu(value: Any) -> Any:
+    """``value`` with every tensor in it (nested dicts, lists, tuples) moved to the CPU.
+
+    Checkpoints hold CPU tensors whatever the training device, so a machine
+    without that device loads them; CPU tensors are returned as they are.
+    """
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {k: on_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(on_cpu(v) for v in value)
+    return value
+
+
 def checkpoint_payload(
     model,
     optimizer,
@@ -80,8 +98,8 @@ def checkpoint_payload(
         "model_config": model_config.to_dict(),
         "patch_size": patch,
         "train_config": config.to_dict(),
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
+        "model": on_cpu(model.state_dict()),
+        "optimizer": on_cpu(optimizer.state_dict()),
         "scheduler_last_epoch": scheduler.last_epoch,
         "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))},
     }
@@ -127,9 +145,12 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         The last epoch's metrics row.
     """
     config.validate()
+    device = resolve_device(config.device, local_rank=int(os.environ.get("LOCAL_RANK", "0")))
     world = distributed.init_world()
     if config.threads:
         torch.set_num_threads(config.threads)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     out = pathlib.Path(config.out)
     layout = discover_dataset(pathlib.Path(config.data))
     train_paths, held_out = held_out_paths(layout.train_good, 0 if layout.valid else config.holdout)
@@ -148,7 +169,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
 
     torch.manual_seed(config.seed)
     model_config = UNetConfig(width=config.width)
-    model = ReferenceUNet(model_config)
+    model = ReferenceUNet(model_config).to(device)  # initialised on the CPU, then moved: same weights
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     milestones = sorted({max(1, round(f * config.epochs)) for f in config.lr_milestones})
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=config.lr_gamma)
@@ -172,7 +193,10 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         config.save(out / "config.json")
         (out / "metrics.jsonl").unlink(missing_ok=True)
 
-    trained = DistributedDataParallel(model) if world.distributed else model
+    if world.distributed:
+        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    else:
+        trained = model
     sampler = DistributedSampler(
         dataset, num_replicas=world.size, rank=world.rank, shuffle=True, seed=config.seed
     )
@@ -182,10 +206,11 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     row: dict[str, Any] = {}
     if world.is_main and validation is not None:
         logger.info(
-            "training on %d patches of %d px from %d strips; validating on %s",
+            "training on %d patches of %d px from %d strips on %s; validating on %s",
             len(dataset),
             patch,
             len(train_paths),
+            device,
             validation.description,
         )
 
@@ -193,7 +218,11 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         dataset.set_epoch(epoch)
         sampler.set_epoch(epoch)
         loader = DataLoader(
-            dataset, batch_size=config.batch_size, sampler=sampler, num_workers=config.workers
+            dataset,
+            batch_size=config.batch_size,
+            sampler=sampler,
+            num_workers=config.workers,
+            pin_memory=device.type == "cuda",
         )
         trained.train()
         losses, wait_s, seen = [], 0.0, 0
@@ -207,6 +236,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         )
         for step, (x, mask) in enumerate(bar):
             wait_s += time.perf_counter() - fetch_start
+            x, mask = x.to(device, non_blocking=True), mask.to(device, non_blocking=True)
             gamma = gamma_at(
                 (epoch * steps_per_epoch + step) / max(1, total_steps - 1),
                 start=config.gamma_start,

@@ -37,7 +37,8 @@ class ValidationSet:
 
 @torch.inference_mode()
 def run_validation(model: torch.nn.Module, validation: ValidationSet, batch_size: int = 32) -> dict:
-    """Evaluates ``model`` (switched to eval mode and back) on the validation set.
+    """Evaluates ``model`` (switched to eval mode and back) on the validation set, on the
+    device of its parameters (heatmaps and metrics on the CPU).
 
     Returns:
         The metrics dict of :func:`defectkit.evaluation.metrics.evaluate`.
@@ -48,9 +49,10 @@ def run_validation(model: torch.nn.Module, validation: ValidationSet, batch_size
         if validation.samples is not None:
             return evaluate_samples(model, validation.samples, validation.patch_size, progress=False)
         records = []
+        device = next(model.parameters()).device
         for start in range(0, len(validation.patches), batch_size):
-            x = validation.patches[start : start + batch_size]
-            probability = model.defect_probability(x)[:, 0].numpy()  # (B, p, p)
+            x = validation.patches[start : start + batch_size].to(device)
+            probability = model.defect_probability(x)[:, 0].float().cpu().numpy()  # (B, p, p)
             masks = validation.masks[start : start + batch_size, 0].numpy() > 0.5
             for heatmap, mask in zip(probability, masks, strict=True):
                 label = int(mask.any())
