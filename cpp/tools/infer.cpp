@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "defectkit/error.h"
@@ -25,6 +26,16 @@ const char* kUsage =
     "  --verify: check the artifact's SHA-256 against export_report.json beside it (or --sha256 HEX) first\n";
 
 // One page, one float32 sample per pixel, row by row.
+// "<stem>_heatmap.tif", or "<folder>_<stem>_heatmap.tif" (then a counter) when an earlier strip of
+// this run already took that name, so no heatmap overwrites another.
+std::string unique_heatmap_name(const fs::path& strip, std::set<std::string>& written) {
+  std::string name = strip.stem().string() + "_heatmap.tif";
+  if (written.count(name)) name = strip.parent_path().filename().string() + "_" + name;
+  for (int k = 2; written.count(name); ++k) name = strip.stem().string() + "_" + std::to_string(k) + "_heatmap.tif";
+  written.insert(name);
+  return name;
+}
+
 void write_heatmap_tiff(const std::string& path, const defectkit::Inspection& r) {
   TIFF* tif = TIFFOpen(path.c_str(), "w");
   if (tif == nullptr) throw defectkit::Error(defectkit::ErrorCode::kInvalidArgument, path + ": cannot write");
@@ -80,13 +91,14 @@ int main(int argc, char** argv) {
     csv << "path,score,is_defective,n_regions,largest_region_area,max_peak,image_threshold,pixel_threshold,heatmap,"
            "ms\n";
     int failures = 0;
+    std::set<std::string> written;  // MVTec layouts repeat stems across categories (good/000, blob/000)
     for (size_t i = 1; i < args.positional.size(); ++i) {
       const std::string& strip = args.positional[i];
       try {
         const auto start = std::chrono::steady_clock::now();
         const defectkit::Inspection r = inspector.inspect(strip, call);
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-        const fs::path heatmap = out / (fs::path(strip).stem().string() + "_heatmap.tif");
+        const fs::path heatmap = out / unique_heatmap_name(fs::path(strip), written);
         write_heatmap_tiff(heatmap.string(), r);
         int largest = 0;
         float peak = 0.0f;

@@ -27,6 +27,16 @@ foreach(k 0 1)
   endif()
 endforeach()
 
+# Strips of one stem in two folders (an MVTec layout: good/000.tif, blob/000.tif) keep both heatmaps.
+file(COPY "${DATA_DIR}/strip_0.tif" DESTINATION "${WORK_DIR}/other")
+run_checked(out "${TOOLS_DIR}/defectkit-infer" "${DATA_DIR}/patch.onnx" "${DATA_DIR}/strip_0.tif"
+       "${WORK_DIR}/other/strip_0.tif" --out "${WORK_DIR}/same_stem")
+foreach(tif strip_0_heatmap.tif other_strip_0_heatmap.tif)
+  if(NOT EXISTS "${WORK_DIR}/same_stem/${tif}")
+    message(FATAL_ERROR "two strips named strip_0.tif: ${tif} was not written")
+  endif()
+endforeach()
+
 # A missing strip: non-zero exit, the error names it, the other strip still done.
 execute_process(COMMAND "${TOOLS_DIR}/defectkit-infer" "${DATA_DIR}/tiled.onnx" "${DATA_DIR}/strip_0.tif"
                         "${WORK_DIR}/missing.tif" --out "${WORK_DIR}/infer2"

@@ -17,6 +17,7 @@ from defectkit.data.layout import discover_dataset
 from defectkit.data.strip_io import read_strip_tifffile
 from defectkit.evaluation.sliding_window import image_score, sliding_window_heatmap
 from defectkit.export import pipeline
+from defectkit.export.measure import GraphRunner
 from defectkit.export.metadata import ArtifactMetadata, read_metadata
 from defectkit.export.pipeline import AccuracyGateError, ExportOptions, export_run
 from defectkit.training import load_model, train
@@ -125,6 +126,23 @@ def test_patch_graph_serves_strips_of_any_size_through_the_native_runtime(tiny_r
     expected = sliding_window_heatmap(model, strip[:3] / 255.0, patch=info["patch_size"])
     inspection = inspector.inspect(np.ascontiguousarray(strip))
     np.testing.assert_allclose(inspection.heatmap, expected, atol=1e-4)
+
+
+def test_patch_artifacts_native_tiling_equals_onnxruntime_from_python(tiny_run, tmp_path) -> None:
+    """FP32 and INT8 patch artifacts: C++ tiling, batching and stitching vs ORT from Python with
+    the Python tiling and stitching, on the same strips."""
+    data, run = tiny_run
+    export_run(ExportOptions(run=run, out=tmp_path, graph="patch", int8=True, allow_accuracy_drop=True))
+    for name in ("model_fp32.onnx", "model_int8.onnx"):
+        meta = read_metadata(tmp_path / name)
+        python = GraphRunner(str(tmp_path / name), "patch", meta.tiling["patch"], meta.tiling["min_overlap"])
+        native = defectkit.Inspector(tmp_path / name)
+        for sample in discover_dataset(data).test:
+            strip = read_strip_tifffile(sample.path)
+            heatmap, score = python.run(strip)
+            inspection = native.inspect(sample.path)
+            np.testing.assert_allclose(inspection.heatmap, heatmap, atol=1e-5)
+            assert inspection.score == pytest.approx(score, abs=1e-5)
 
 
 def test_seed3ch_artifact_has_the_seed_layout(tiny_run, tmp_path) -> None:
