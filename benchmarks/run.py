@@ -91,10 +91,9 @@ def write_random_run(run: pathlib.Path, data: pathlib.Path, width: int, seed: in
 
 def setup(work: pathlib.Path) -> dict[str, Any]:
     """Builds (or reuses) everything the configurations need; returns paths and export reports."""
-    from defectkit.export.pipeline import ExportOptions, export_run
-
     from defectkit.data.demo import make_demo_dataset
     from defectkit.data.strip_io import read_strip_tifffile, write_strip
+    from defectkit.export.pipeline import ExportOptions, export_run
     from seed_pipeline import export_seed
 
     work.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,9 @@ from defectkit.training.validation import held_out_paths
 from tiny_training import tiny_config
 
 
-def test_a_valid_split_replaces_the_held_out_strips(tiny_dataset: pathlib.Path, tmp_path: pathlib.Path) -> None:
+def test_a_valid_split_replaces_the_held_out_strips(
+    tiny_dataset: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
     data = tmp_path / "data"
     shutil.copytree(tiny_dataset, data)
     shutil.copytree(data / "test", data / "valid")
