@@ -1,8 +1,10 @@
 #include "defectkit/artifact.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -42,14 +44,36 @@ class MetadataReader {
     }
   }
 
-  // A typed member of a JSON object; `where` is the key for messages.
+  // A typed member of a JSON object; `where` is the key for messages. Numbers are range-checked
+  // first: nlohmann's get<int>() / get<float>() static_cast out-of-range values, which is
+  // undefined behaviour for floats (found by the metadata fuzzer: 1e300 as a tile position).
   template <typename T>
   T member(const Json& object, const std::string& where, const std::string& name) const {
     if (!object.is_object() || !object.contains(name)) fail(std::string(kPrefix) + where + " has no '" + name + "'");
+    const Json& value = object.at(name);
+    if (!fits<T>(value)) fail(std::string(kPrefix) + where + "." + name + " has the wrong type: " + value.dump());
     try {
-      return object.at(name).get<T>();
+      return value.get<T>();
     } catch (const Json::exception&) {
-      fail(std::string(kPrefix) + where + "." + name + " has the wrong type: " + object.at(name).dump());
+      fail(std::string(kPrefix) + where + "." + name + " has the wrong type: " + value.dump());
+    }
+  }
+
+  template <typename T>
+  static bool fits(const Json& value) {
+    if constexpr (std::is_same_v<T, int>) {
+      if (value.is_number_unsigned()) return value.get<uint64_t>() <= static_cast<uint64_t>(INT32_MAX);
+      if (value.is_number_integer()) {
+        const int64_t v = value.get<int64_t>();
+        return v >= INT32_MIN && v <= INT32_MAX;
+      }
+      return false;  // floats, strings, ...: not an int
+    } else if constexpr (std::is_same_v<T, float>) {
+      return value.is_number() && std::isfinite(value.get<double>()) && std::fabs(value.get<double>()) <= FLT_MAX;
+    } else if constexpr (std::is_same_v<T, std::vector<int>>) {
+      return value.is_array() && std::all_of(value.begin(), value.end(), [](const Json& v) { return fits<int>(v); });
+    } else {
+      return true;  // strings and lists of strings: get<T>() checks the type itself
     }
   }
 
