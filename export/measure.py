@@ -19,7 +19,29 @@ from defectkit.evaluation.metrics import evaluate
 from defectkit.evaluation.sliding_window import image_score, stitch_nearest_centre
 from defectkit.export.strip_sets import LabelledStrip
 
-__all__ = ["GraphRunner", "accuracy"]
+__all__ = ["GraphRunner", "accuracy", "graph_feed"]
+
+
+def graph_feed(
+    strip: np.ndarray,
+    kind: str,
+    channels: int | None,
+    patch: int = 0,
+    ys: Sequence[int] = (),
+    xs: Sequence[int] = (),
+) -> dict[str, np.ndarray]:
+    """The input dict of a graph for one (C, H, W) strip on 0..255.
+
+    Full-image graphs get ``strip`` (1, C, H, W), with an all-inspected ROI channel appended when
+    the graph takes 4 channels and the strip has 3; patch graphs get the tiles at ``ys`` x ``xs``.
+    """
+    if kind == "patch":
+        tiles = [strip[:3, y : y + patch, x0 : x0 + patch] for y in ys for x0 in xs]
+        return {"patch": np.stack(tiles).astype(np.float32)}
+    x = np.ascontiguousarray(strip[None], dtype=np.float32)
+    if channels == 4 and strip.shape[0] == 3:  # an ROI graph: inspect the whole strip
+        x = np.concatenate([x, np.full_like(x[:, :1], 255.0)], axis=1)
+    return {"strip": x}
 
 
 class GraphRunner:
@@ -45,18 +67,15 @@ class GraphRunner:
 
     def run(self, strip: np.ndarray) -> tuple[np.ndarray, float]:
         """(C, H, W) float32 on 0..255 -> ((H, W) heatmap, image score)."""
-        x = np.ascontiguousarray(strip[None], dtype=np.float32)
-        if self.channels == 4 and strip.shape[0] == 3:  # an ROI graph: inspect the whole strip
-            x = np.concatenate([x, np.full_like(x[:, :1], 255.0)], axis=1)
         if self.kind != "patch":
-            heatmap, score = self.session.run(None, {"strip": x})
+            heatmap, score = self.session.run(None, graph_feed(strip, self.kind, self.channels))
             return heatmap[0, 0], float(score[0])
         _, height, width = strip.shape
-        p = self.patch
-        ys = positions_along(height, p, 1, min_overlap=self.min_overlap)
-        xs = positions_along(width, p, 1, min_overlap=self.min_overlap)
-        tiles = np.stack([strip[:3, y : y + p, x0 : x0 + p] for y in ys for x0 in xs]).astype(np.float32)
-        (probability,) = self.session.run(None, {"patch": tiles})  # (T, 1, p, p)
+        ys = positions_along(height, self.patch, 1, min_overlap=self.min_overlap)
+        xs = positions_along(width, self.patch, 1, min_overlap=self.min_overlap)
+        (probability,) = self.session.run(
+            None, graph_feed(strip, "patch", 3, self.patch, ys, xs)
+        )  # (T, 1, p, p)
         heatmap = stitch_nearest_centre(probability, ys, xs, height, width)
         return heatmap, image_score(heatmap, box=self.box)
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from defectkit.evaluation.sliding_window import image_score, sliding_window_heatmap
-from defectkit.export.measure import GraphRunner
+from defectkit.export.measure import GraphRunner, graph_feed
 from defectkit.export.strip_sets import LabelledStrip
 
 __all__ = ["PARITY_TOLERANCE", "parity"]
@@ -17,13 +17,10 @@ __all__ = ["PARITY_TOLERANCE", "parity"]
 PARITY_TOLERANCE = 1e-4  # heatmap max abs difference, FP32 against PyTorch (float rounding only)
 
 
-def _torch_heatmap(module: torch.nn.Module, kind: str, strip: np.ndarray, runner: GraphRunner) -> np.ndarray:
-    """The graph module's own output for one strip, shaped (H, W)."""
-    if kind == "patch":  # the module sees tiles: tiled and stitched by the sliding window
-        return sliding_window_heatmap(module.network, strip[:3] / 255.0, patch=runner.patch)
-    x = torch.from_numpy(np.ascontiguousarray(strip[None], dtype=np.float32))
-    if runner.channels == 4 and x.shape[1] == 3:
-        x = torch.cat([x, torch.full_like(x[:, :1], 255.0)], dim=1)
+def _torch_heatmap(module: torch.nn.Module, strip: np.ndarray, runner: GraphRunner) -> np.ndarray:
+    """A full-image graph module's own output for one strip, shaped (H, W): the same input as ONNX
+    Runtime gets."""
+    x = torch.from_numpy(graph_feed(strip, runner.kind, runner.channels)["strip"])
     with torch.no_grad():
         heatmap, _ = module(x)
     return heatmap[0, 0].numpy()
@@ -47,8 +44,9 @@ def parity(
     onnx_vs_torch = onnx_vs_window = score_vs_window = 0.0
     for item in strips:
         heatmap, score = runner.run(item.strip)
-        mine = _torch_heatmap(module, kind, item.strip, runner)
         window = sliding_window_heatmap(network, item.strip[:3] / 255.0, patch=runner.patch)
+        # A patch module sees tiles: its own strip-level output is the sliding window over it.
+        mine = window if kind == "patch" else _torch_heatmap(module, item.strip, runner)
         onnx_vs_torch = max(onnx_vs_torch, float(np.abs(heatmap - mine).max()))
         onnx_vs_window = max(onnx_vs_window, float(np.abs(heatmap - window).max()))
         score_vs_window = max(score_vs_window, abs(score - image_score(window, box=runner.box)))

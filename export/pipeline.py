@@ -27,7 +27,7 @@ from defectkit._version import __version__
 from defectkit.data.training_set import read_strip_shape
 from defectkit.errors import Error, InvalidArgumentError
 from defectkit.export.graphs import GRAPH_KINDS, GraphSpec, build_graph
-from defectkit.export.measure import GraphRunner, accuracy
+from defectkit.export.measure import GraphRunner, accuracy, graph_feed
 from defectkit.export.metadata import ArtifactMetadata, write_metadata
 from defectkit.export.onnx_graph import export_onnx
 from defectkit.export.parity import parity
@@ -201,20 +201,9 @@ class _Exporter:
         strips = calibration_strips(
             self.config, self.data, self.image_size, self.options.calibration_count, self.options.calib
         )
-        runner_channels = 4 if spec.roi else 3
-        feeds = []
-        for strip in strips:
-            x = strip[None].astype(np.float32)
-            if runner_channels == 4:
-                x = np.concatenate([x, np.full_like(x[:, :1], 255.0)], axis=1)
-            if spec.kind == "patch":
-                ys, xs = spec.positions
-                p = spec.patch
-                x = np.stack([strip[:3, y : y + p, x0 : x0 + p] for y in ys for x0 in xs]).astype(np.float32)
-                feeds.append({"patch": x})
-            else:
-                feeds.append({"strip": x})
-        return feeds
+        ys, xs = spec.positions
+        channels = 4 if spec.roi else 3
+        return [graph_feed(strip, spec.kind, channels, spec.patch, ys, xs) for strip in strips]
 
     def try_int8(self, fp32: dict, calibration: Calibration, exclude: list[str]) -> dict[str, Any]:
         model = calibration.quantize(exclude)

@@ -55,11 +55,7 @@ int main(int argc, char** argv) {
     }
     const int runs = std::max(1, args.integer("--runs", 50));
     const int warmup = std::max(0, args.integer("--warmup", 5));
-    defectkit::InspectorOptions options;
-    options.model.intra_op_threads = args.integer("--threads", 0);
-    options.model.execution_provider = args.text("--provider", "cpu");
-    options.verify = args.has("--verify");
-    options.expected_sha256 = args.text("--sha256", "");
+    const defectkit::InspectorOptions options = defectkit::tools::inspector_options(args);
     const auto inspector = defectkit::Inspector::open(args.positional[0], options);
     const auto& ort = defectkit::load_onnxruntime();
 

@@ -74,12 +74,7 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, args.has("--help") ? stdout : stderr);
       return args.has("--help") ? 0 : 2;
     }
-    defectkit::InspectorOptions options;
-    options.model.intra_op_threads = args.integer("--threads", 0);
-    options.model.execution_provider = args.text("--provider", "cpu");
-    options.verify = args.has("--verify");
-    options.expected_sha256 = args.text("--sha256", "");
-    const auto inspector = defectkit::Inspector::open(args.positional[0], options);
+    const auto inspector = defectkit::Inspector::open(args.positional[0], defectkit::tools::inspector_options(args));
     defectkit::InspectOptions call;
     call.roi = args.has("--roi");
     if (args.has("--image-threshold")) call.image_threshold = args.real("--image-threshold", 0.0f);

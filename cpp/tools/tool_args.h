@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "defectkit/error.h"
+#include "defectkit/inspector.h"
 
 namespace defectkit::tools {
 
@@ -57,6 +58,16 @@ inline Args parse_args(int argc, char** argv, const std::set<std::string>& value
     }
   }
   return args;
+}
+
+// The session and integrity options both tools share: --threads, --provider, --verify, --sha256.
+inline InspectorOptions inspector_options(const Args& args) {
+  InspectorOptions options;
+  options.model.intra_op_threads = args.integer("--threads", 0);
+  options.model.execution_provider = args.text("--provider", "cpu");
+  options.verify = args.has("--verify");
+  options.expected_sha256 = args.text("--sha256", "");
+  return options;
 }
 
 inline void print_error(const defectkit::Error& e) {
