@@ -81,7 +81,10 @@ _import_defectkit_without_native()
 
 # The recipe make demo trains today (python/defectkit/cli/demo.py DEMO_TRAINING); every
 # configuration below changes only what its overrides name.
-BASE = {"width": 16, "epochs": 15, "batch_size": 16, "lr": 1e-3}
+# The recipe the sweep was run against (the demo's until the 25-epoch default): fp32, best.pt over
+# every epoch, the demo dataset without valid/ (2 training strips held out for validation).
+BASE = {"width": 16, "epochs": 15, "batch_size": 16, "lr": 1e-3, "precision": "fp32", "best_from": 0.0}
+NO_VALID = {"n_valid_good": 0, "n_valid_defect": 0}
 
 # name -> (overrides of BASE, what it tests)
 CONFIGS: dict[str, tuple[dict, str]] = {
@@ -148,7 +151,9 @@ def make_datasets(work: pathlib.Path, big_test: bool) -> dict[str, str]:
     from defectkit.data.demo import make_demo_dataset
 
     start = time.perf_counter()
-    demo = make_demo_dataset(work / "demo", seed=0, compression=None, overwrite=True, progress=False)
+    demo = make_demo_dataset(
+        work / "demo", seed=0, compression=None, overwrite=True, progress=False, **NO_VALID
+    )
     paths = {"demo": str(demo)}
     if big_test:
         big = make_demo_dataset(
@@ -156,6 +161,7 @@ def make_datasets(work: pathlib.Path, big_test: bool) -> dict[str, str]:
             seed=0,
             n_test_good=40,
             n_test_defect=60,
+            **NO_VALID,
             compression=None,
             overwrite=True,
             progress=False,

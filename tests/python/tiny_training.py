@@ -8,9 +8,19 @@ from defectkit.data.demo import make_demo_dataset
 from defectkit.training import TrainConfig
 
 
-def write_tiny_dataset(root: pathlib.Path) -> pathlib.Path:
+def write_tiny_dataset(root: pathlib.Path, *, valid: tuple[int, int] = (0, 0)) -> pathlib.Path:
+    """Without valid/ by default: training then holds strips out of train/good."""
     make_demo_dataset(
-        root, n_train=5, n_test_good=2, n_test_defect=2, height=192, width=64, seed=3, progress=False
+        root,
+        n_train=5,
+        n_test_good=2,
+        n_test_defect=2,
+        n_valid_good=valid[0],
+        n_valid_defect=valid[1],
+        height=192,
+        width=64,
+        seed=3,
+        progress=False,
     )
     return root
 
@@ -27,6 +37,27 @@ def tiny_config(data: pathlib.Path, out: pathlib.Path, **overrides) -> TrainConf
         holdout=1,
         threads=1,
         seed=11,
+        precision="fp32",  # the same arithmetic on every machine
+        best_from=0.0,
     )
     values.update(overrides)
     return TrainConfig(**values)
+
+
+def cli_args(config: TrainConfig) -> list[str]:
+    """``defectkit train`` arguments for the tiny settings of ``config``."""
+    args = [str(config.data), "--out", str(config.out), "--no-progress"]
+    for key in (
+        "epochs",
+        "batch_size",
+        "lr",
+        "width",
+        "patch_size",
+        "holdout",
+        "threads",
+        "seed",
+        "precision",
+        "best_from",
+    ):
+        args += [f"--{key.replace('_', '-')}", str(getattr(config, key))]
+    return args

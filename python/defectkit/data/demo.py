@@ -3,9 +3,11 @@
 Layout written under ``out_dir``::
 
     train/good/000.tif ...                   defect-free strips
+    valid/good/v000.tif ...                  like test/, from their own random streams:
+    valid/<category>/v000.tif ...            what training selects its checkpoint by
     test/good/000.tif ...                    defect-free targets; distractors in the references
     test/<category>/000.tif ...              a defect in the target only
-    ground_truth/<category>/000_mask.png     uint8 0/255, the defect pixels
+    ground_truth/<category>/000_mask.png     uint8 0/255, the defect pixels (v000_mask.png: valid/)
     dataset.json                             the generator parameters
 
 Every strip is in the production format: float32, 0..255, channels-first
@@ -43,9 +45,15 @@ ROI_INSPECTED = 255.0
 # Where a distractor goes; "all" puts it on the surface, so every capture shows it.
 DISTRACTOR_PLACES = ("ref1", "ref2", "both_refs", "all")
 # How many distractors a strip carries, per split: (low, high) inclusive.
-DISTRACTORS_PER_STRIP = {"train": (0, 2), "test_good": (1, 3), "test_defect": (0, 1)}
-_SPLIT_SEED = {"train": 0, "test_good": 1, "test_defect": 2}
-_GENERATED = ("train", "test", "ground_truth", "dataset.json")
+DISTRACTORS_PER_STRIP = {
+    "train": (0, 2),
+    "test_good": (1, 3),
+    "test_defect": (0, 1),
+    "valid_good": (1, 3),
+    "valid_defect": (0, 1),
+}
+_SPLIT_SEED = {"train": 0, "test_good": 1, "test_defect": 2, "valid_good": 3, "valid_defect": 4}
+_GENERATED = ("train", "valid", "test", "ground_truth", "dataset.json")
 
 
 def _make_strip(
@@ -85,16 +93,26 @@ def _write_mask(path: Path, mask: np.ndarray) -> None:
         raise OSError(msg)
 
 
-def _plan(n_train: int, n_test_good: int, n_test_defect: int, categories: Sequence[str]) -> list[tuple]:
-    """(split, folder, stem, per-split index, defect kind) for every strip, in writing order."""
-    plan = [("train", "train/good", f"{i:03d}", i, None) for i in range(n_train)]
-    plan += [("test_good", "test/good", f"{i:03d}", i, None) for i in range(n_test_good)]
+def _plan_split(split: str, n_good: int, n_defect: int, categories: Sequence[str], prefix: str) -> list:
+    plan = [(f"{split}_good", f"{split}/good", f"{prefix}{i:03d}", i, None) for i in range(n_good)]
     per_category = dict.fromkeys(categories, 0)
-    for i in range(n_test_defect):
+    for i in range(n_defect):
         kind = categories[i % len(categories)]  # round robin: every category gets its share
-        plan.append(("test_defect", f"test/{kind}", f"{per_category[kind]:03d}", i, kind))
+        plan.append((f"{split}_defect", f"{split}/{kind}", f"{prefix}{per_category[kind]:03d}", i, kind))
         per_category[kind] += 1
     return plan
+
+
+def _plan(
+    n_train: int, valid: tuple[int, int], test: tuple[int, int], categories: Sequence[str]
+) -> list[tuple]:
+    """(split, folder, stem, per-split index, defect kind) for every strip, in writing order.
+
+    valid/ stems start with "v": the two splits share ground_truth/<category>/.
+    """
+    plan = [("train", "train/good", f"{i:03d}", i, None) for i in range(n_train)]
+    plan += _plan_split("test", *test, categories, prefix="")
+    return plan + _plan_split("valid", *valid, categories, prefix="v")
 
 
 def _prepare(out_dir: Path, overwrite: bool) -> None:
@@ -117,6 +135,8 @@ def make_demo_dataset(
     n_train: int = 24,
     n_test_good: int = 8,
     n_test_defect: int = 12,
+    n_valid_good: int = 4,
+    n_valid_defect: int = 6,
     height: int = 976,
     width: int = 176,
     seed: int = 0,
@@ -136,6 +156,10 @@ def make_demo_dataset(
         n_train: Defect-free training strips (``train/good``).
         n_test_good: Defect-free test strips, each with 1-3 distractors (``test/good``).
         n_test_defect: Defect strips, shared round-robin among ``categories``.
+        n_valid_good: Defect-free ``valid/`` strips, distractors like ``test/good``; with
+            ``n_valid_defect`` both 0 the dataset has no ``valid/`` and training holds
+            strips out of ``train/good`` instead.
+        n_valid_defect: Defective ``valid/`` strips, like ``test/``'s but other draws.
         height: Strip rows (production: 976).
         width: Strip columns (production: 176).
         seed: Seed of every random draw.
@@ -160,13 +184,14 @@ def make_demo_dataset(
     if unknown or not categories:
         msg = f"unknown defect categories {unknown or list(categories)}; choose from {list(DEFECT_KINDS)}"
         raise InvalidArgumentError(msg)
-    if min(n_train, n_test_good, n_test_defect) < 0 or height < 32 or width < 32:
+    counts = (n_train, n_test_good, n_test_defect, n_valid_good, n_valid_defect)
+    if min(counts) < 0 or height < 32 or width < 32:
         msg = f"counts must be >= 0 and strips at least 32 x 32, got {height} x {width}"
         raise InvalidArgumentError(msg)
     root = Path(out_dir)
     _prepare(root, overwrite)
     model = CaptureModel()
-    plan = _plan(n_train, n_test_good, n_test_defect, list(categories))
+    plan = _plan(n_train, (n_valid_good, n_valid_defect), (n_test_good, n_test_defect), list(categories))
     for split, folder, stem, index, kind in tqdm(
         plan, desc="demo strips", unit="strip", disable=not progress
     ):
@@ -190,8 +215,16 @@ def make_demo_dataset(
         "scale": "0..255",
         "layout": "channels-first (TIFF planar configuration separate)",
         "compression": compression or "none",
-        "counts": {"train/good": n_train, "test/good": n_test_good, "test/defect": n_test_defect},
-        "categories": {kind: sum(1 for p in plan if p[4] == kind) for kind in categories},
+        "counts": {
+            "train/good": n_train,
+            "valid/good": n_valid_good,
+            "valid/defect": n_valid_defect,
+            "test/good": n_test_good,
+            "test/defect": n_test_defect,
+        },
+        "categories": {
+            kind: sum(1 for p in plan if p[4] == kind and p[0] == "test_defect") for kind in categories
+        },
         "surface_kinds": list(SURFACE_KINDS),
         "capture": asdict(model),
         "distractors_per_strip": {split: list(bounds) for split, bounds in DISTRACTORS_PER_STRIP.items()},

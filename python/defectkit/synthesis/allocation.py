@@ -39,6 +39,7 @@ __all__ = [
     "allocate",
     "apply_placements",
     "plan_defects",
+    "plan_reference_only",
     "shift_bilinear",
     "synthesize",
     "synthesize_detailed",
@@ -165,6 +166,19 @@ def plan_defects(
         + [(REF2,)] * allocation.ref2_only
         + [(REF1, REF2)] * allocation.both_refs
     )
+    return placements + _place_reference_stamps(shape, rng, config, reference_channels, placements, keep_out)
+
+
+def _place_reference_stamps(
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+    config: SynthesisConfig,
+    reference_channels: list[tuple[int, ...]],
+    targets: list[Placement],
+    keep_out: list[tuple[int, int, int, int]],
+) -> list[Placement]:
+    """Places new stamps in ``reference_channels``, and mirrors of ``targets`` in both references."""
+    height, width = shape
     if config.p_all_captures > 0:
         # A both-refs stamp is, with p_all_captures, also in the target: a mark on the surface
         # itself, seen by every capture, which is no defect either.
@@ -174,8 +188,9 @@ def plan_defects(
         ]
     reference_stamps: list[tuple[Stamp | None, tuple[int, ...]]] = [(None, c) for c in reference_channels]
     if config.p_mirror > 0:
-        mirrored = [p.stamp for p in placements if rng.random() < config.p_mirror]
+        mirrored = [p.stamp for p in targets if rng.random() < config.p_mirror]
         reference_stamps += [(stamp, (REF1, REF2)) for stamp in mirrored]
+    placements = []
     for stamp, channels in reference_stamps:
         stamp = stamp or make_stamp(rng, config)  # drawn here, so the random stream stays in order
         for _ in range(_PLACEMENT_TRIES):
@@ -184,6 +199,22 @@ def plan_defects(
                 break
         placements.append(placement)
     return placements
+
+
+def plan_reference_only(
+    shape: tuple[int, int], rng: np.random.Generator, config: SynthesisConfig
+) -> list[Placement]:
+    """Draws the stamps of a patch whose target is clean: every stamp is in ref1, ref2, both refs
+    or all three captures, so the ground truth stays empty.
+
+    ``n_defects`` stamps (less the one target-only stamp a defective patch has at least), split by
+    ``ref_split``. Unlike a defective patch's, these references may agree: a good strip with the
+    same anomaly in both references is exactly what a line must not reject.
+    """
+    total = int(rng.integers(max(1, config.n_defects[0] - 1), max(1, config.n_defects[1] - 1) + 1))
+    destinations = rng.choice(3, size=total, p=np.asarray(config.ref_split, dtype=np.float64))
+    choices = [(REF1,), (REF2,), (REF1, REF2)]
+    return _place_reference_stamps(shape, rng, config, [choices[int(d)] for d in destinations], [], [])
 
 
 def apply_placements(patch: np.ndarray, placements: list[Placement]) -> tuple[np.ndarray, np.ndarray]:
@@ -255,7 +286,12 @@ def synthesize_detailed(
         shifts = rng.uniform(-config.misregistration_px, config.misregistration_px, size=(2, 2))
         out[REF1] = shift_bilinear(out[REF1], *shifts[0])
         out[REF2] = shift_bilinear(out[REF2], *shifts[1])
-    placements = plan_defects(out.shape[1:], rng, config) if defective else []
+    if defective:
+        placements = plan_defects(out.shape[1:], rng, config)
+    elif config.p_reference_only > 0 and rng.random() < config.p_reference_only:
+        placements = plan_reference_only(out.shape[1:], rng, config)
+    else:
+        placements = []
     out, mask = apply_placements(out, placements)
     return SynthesisResult(patch=out, mask=mask, placements=placements, shifts=shifts)
 

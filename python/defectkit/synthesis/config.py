@@ -38,6 +38,11 @@ class SynthesisConfig:
     n_defects: tuple[int, int] = (3, 8)  # stamps per defective patch, all channels together
     target_only: tuple[int, int] = (1, 2)  # of those, stamps in the target only (the ground truth)
     p_defective: float = 0.5  # the rest stay clean, so the model also learns "nothing to report"
+    # Probability that a patch without target defects gets stamps in its references only (the
+    # mask stays empty). Without these, every reference anomaly the model sees sits beside a
+    # target defect in the same patch, and a good strip with an anomaly in both references, and
+    # nothing else, looks like nothing it was trained on.
+    p_reference_only: float = 0.0
     # Probabilities that a reference stamp goes to ref1 only, ref2 only, or both refs. (Weighting
     # both refs up to 0.5, with blotch weight 0.3 and p_all_captures 0.3, measured worse on the
     # demo test split: the model learnt to ignore large faint anomalies in the target too.)
@@ -106,6 +111,9 @@ class SynthesisConfig:
             raise InvalidArgumentError(msg)
         if not self.seed_intensities or 0.0 in self.seed_intensities:
             msg = f"SynthesisConfig.seed_intensities must be non-zero values, got {self.seed_intensities!r}"
+            raise InvalidArgumentError(msg)
+        if not 0.0 <= self.p_reference_only <= 1.0:
+            msg = f"SynthesisConfig.p_reference_only must lie in [0, 1], got {self.p_reference_only!r}"
             raise InvalidArgumentError(msg)
         if not 0.0 <= self.p_mirror <= 1.0:
             msg = f"SynthesisConfig.p_mirror must lie in [0, 1], got {self.p_mirror!r}"

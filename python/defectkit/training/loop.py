@@ -32,13 +32,14 @@ from defectkit.errors import FileMissingError
 from defectkit.models.reference_unet import FocalLoss, ReferenceUNet, UNetConfig, gamma_at
 from defectkit.synthesis import SynthesisConfig
 from defectkit.training import distributed
+from defectkit.training.averaging import WeightAverage
 from defectkit.training.checkpoint import (
     FORMAT_VERSION,
     load_checkpoint,
     remove_stale_temporaries,
     save_atomically,
 )
-from defectkit.training.config import TrainConfig, resolve_device
+from defectkit.training.config import TrainConfig, resolve_device, resolve_precision
 from defectkit.training.validation import ValidationSet, held_out_paths, run_validation
 
 logger = logging.getLogger("defectkit")
@@ -49,6 +50,7 @@ def synthesis_config(config: TrainConfig) -> SynthesisConfig:
         family=config.synthesis,
         n_defects=tuple(config.n_defects),
         p_defective=config.p_defective,
+        p_reference_only=config.p_reference_only,
         misregistration_px=config.misregistration_px,
         p_mirror=config.p_mirror,
     )
@@ -87,8 +89,16 @@ def checkpoint_payload(
     model_config: UNetConfig,
     patch: int,
     metrics: dict,
+    average: WeightAverage | None = None,
 ) -> dict[str, Any]:
+    # "model" holds the weights to inspect with (the average when there is one); a resume
+    # continues from the raw weights in "trained_model".
+    extra = {}
+    if average is not None:
+        extra = {"trained_model": on_cpu(model.state_dict()), "average": average.state()}
+    shown = model if average is None else average.model
     return {
+        **extra,
         "format": "defectkit-checkpoint",
         "format_version": FORMAT_VERSION,
         "family": "reference_unet",
@@ -98,7 +108,7 @@ def checkpoint_payload(
         "model_config": model_config.to_dict(),
         "patch_size": patch,
         "train_config": config.to_dict(),
-        "model": on_cpu(model.state_dict()),
+        "model": on_cpu(shown.state_dict()),
         "optimizer": on_cpu(optimizer.state_dict()),
         "scheduler_last_epoch": scheduler.last_epoch,
         "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))},
@@ -170,8 +180,19 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     torch.manual_seed(config.seed)
     model_config = UNetConfig(width=config.width)
     model = ReferenceUNet(model_config).to(device)  # initialised on the CPU, then moved: same weights
+    # channels-last lets oneDNN pick faster convolutions (1.26x per training step at width 16 on
+    # the development CPU); it changes the layout only, state_dict tensors are the same values.
+    model = model.to(memory_format=torch.channels_last)
+    autocast_dtype = resolve_precision(config.precision, device)
+    average = WeightAverage(model, config.ema_decay) if config.ema_decay > 0 else None
+    autocast = torch.autocast(
+        device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     milestones = sorted({max(1, round(f * config.epochs)) for f in config.lr_milestones})
+    # best.pt candidates start here; before, best.pt holds the best so far (a run stopped early
+    # still has one).
+    first_candidate = min(round(config.best_from * config.epochs), config.epochs - 1)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=config.lr_gamma)
     start_epoch, best = 0, -math.inf
     if resume:
@@ -179,7 +200,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
             msg = f"{out}: nothing to resume (no last.pt)"
             raise FileMissingError(msg)
         state = load_checkpoint(out / "last.pt")
-        model.load_state_dict(state["model"])
+        model.load_state_dict(state.get("trained_model", state["model"]))
+        if average is not None:
+            average.load(state["model"], state["average"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.last_epoch = state["scheduler_last_epoch"]
         start_epoch, best = state["epoch"] + 1, state["best_pixel_auroc"]
@@ -243,10 +266,15 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
                 end=config.gamma_end,
                 kind=config.gamma_schedule,
             )
-            loss = loss_fn(trained(x), mask, gamma)
+            x = x.contiguous(memory_format=torch.channels_last)
+            with autocast:
+                logits = trained(x)
+            loss = loss_fn(logits.float(), mask, gamma)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if average is not None:
+                average.update(model)
             losses.append(loss.item())
             seen += len(x)
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
@@ -255,7 +283,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         elapsed = time.perf_counter() - epoch_start
 
         if world.is_main:
-            metrics = run_validation(model, validation)
+            metrics = run_validation(model if average is None else average.model, validation)
             row = {
                 "epoch": epoch,
                 "loss": sum(losses) / max(1, len(losses)),
@@ -267,11 +295,14 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
                 "patches_per_s": seen * world.size / elapsed,
                 "data_wait_share": wait_s / elapsed,
                 "epoch_s": elapsed,
+                "precision": str(autocast_dtype or torch.float32).removeprefix("torch."),
             }
+            if epoch == first_candidate:
+                best = -math.inf  # earlier epochs were only stand-ins until the candidates begin
             improved = metrics["pixel_auroc"] > best
             best = max(best, metrics["pixel_auroc"])
             payload = checkpoint_payload(
-                model, optimizer, scheduler, epoch, best, config, model_config, patch, row
+                model, optimizer, scheduler, epoch, best, config, model_config, patch, row, average
             )
             # Order matters for a kill at any moment: the metrics row first (a
             # resume drops rows past last.pt), then last.pt, then best.pt (a

@@ -108,3 +108,17 @@ def test_a_patch_the_unet_cannot_pool_is_refused_before_training(
     )
     assert "multiple of 32" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_synth_writes_a_valid_split_unless_told_not_to(tmp_path: pathlib.Path) -> None:
+    counts = ["--train", "1", "--test-good", "0", "--test-defect", "0"]
+    assert main(["synth", str(tmp_path / "a"), *counts, "--valid-good", "1", "--valid-defect", "1"]) == 0
+    assert sorted(
+        p.relative_to(tmp_path / "a").as_posix() for p in (tmp_path / "a" / "valid").rglob("*.tif")
+    ) == [
+        "valid/good/v000.tif",
+        "valid/scratch/v000.tif",
+    ]
+    assert (tmp_path / "a" / "ground_truth" / "scratch" / "v000_mask.png").is_file()
+    assert main(["synth", str(tmp_path / "b"), *counts, "--valid-good", "0", "--valid-defect", "0"]) == 0
+    assert not (tmp_path / "b" / "valid").exists()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from defectkit.data.demo import make_demo_dataset
+from defectkit.data.layout import discover_dataset, read_mask
 from defectkit.data.strip_io import read_strip_tifffile
 from defectkit.errors import InvalidArgumentError
 
@@ -19,7 +20,15 @@ CATEGORIES = ("scratch", "blob", "pit", "smudge", "cluster")
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("demo")
-    return make_demo_dataset(root, n_train=2, n_test_good=3, n_test_defect=len(CATEGORIES), progress=False)
+    return make_demo_dataset(
+        root,
+        n_train=2,
+        n_test_good=3,
+        n_test_defect=len(CATEGORIES),
+        n_valid_good=1,
+        n_valid_defect=2,
+        progress=False,
+    )
 
 
 def _defect_strips(root: Path) -> list[tuple[Path, Path]]:
@@ -102,6 +111,26 @@ def test_good_test_strips_carry_reference_only_distractors(dataset: Path) -> Non
             )
             peaks.append(residual.max() / np.median(residual))
     assert max(peaks) > 4, "no test/good strip shows an anomaly in a reference"
+
+
+def test_valid_split_is_found_by_the_layout_and_shares_no_file_with_test(dataset: Path) -> None:
+    layout = discover_dataset(dataset)
+    assert layout.valid is not None
+    assert [(s.category, s.path.name) for s in layout.valid] == [
+        ("blob", "v000.tif"),
+        ("good", "v000.tif"),
+        ("scratch", "v000.tif"),
+    ]
+    test_masks = {s.mask_path for s in layout.test if s.mask_path}
+    for sample in layout.valid:
+        if sample.is_defective:
+            assert sample.mask_path.name == "v000_mask.png"
+            assert sample.mask_path not in test_masks
+            assert read_mask(sample.mask_path, (976, 176)).any()
+    valid_bytes = {s.path.read_bytes() for s in layout.valid}
+    assert not valid_bytes & {s.path.read_bytes() for s in layout.test}, "valid/ repeats a test strip"
+    counts = json.loads((dataset / "dataset.json").read_text())["counts"]
+    assert (counts["valid/good"], counts["valid/defect"]) == (1, 2)
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:

@@ -61,6 +61,35 @@ def test_mirrored_stamps_repeat_each_target_stamp_in_both_references() -> None:
     np.testing.assert_array_equal(without.patch, again.patch)
 
 
+def test_reference_only_patches_have_an_empty_mask_and_a_clean_target() -> None:
+    config = SynthesisConfig(
+        p_defective=0.0, p_reference_only=1.0, misregistration_px=0.0, p_all_captures=0.0
+    )
+    rng = np.random.default_rng(2)
+    both_refs_alone = 0
+    for _ in range(40):
+        result = synthesize_detailed(FLAT, rng, config)
+        assert result.placements, "a reference-only patch got no stamps"
+        assert not result.mask.any()
+        assert all(0 not in p.channels for p in result.placements)
+        np.testing.assert_array_equal(result.patch[0], FLAT[0])
+        both_refs_alone += any(p.channels == (1, 2) for p in result.placements)
+    assert both_refs_alone, "never an anomaly in both references beside a clean target"
+    # With the default 0 the random stream, hence every clean patch, is what it always was.
+    plain = synthesize_detailed(FLAT, np.random.default_rng(5), SynthesisConfig(p_defective=0.0))
+    assert not plain.placements
+
+
+@pytest.mark.parametrize("p_reference_only", [0.0, 0.5])
+def test_reference_only_patches_follow_their_probability(p_reference_only: float) -> None:
+    config = SynthesisConfig(p_defective=0.5, p_reference_only=p_reference_only)
+    rng = np.random.default_rng(3)
+    results = [synthesize_detailed(FLAT, rng, config) for _ in range(400)]
+    clean = [r for r in results if not r.mask.any()]
+    share = np.mean([bool(r.placements) for r in clean])
+    assert abs(share - p_reference_only) < 0.1
+
+
 def test_reference_stamps_only_touch_their_reference() -> None:
     config = SynthesisConfig(family="seed", p_defective=1.0, misregistration_px=0.0)
     rng = np.random.default_rng(1)
@@ -171,6 +200,7 @@ def test_refuses_bad_patches_and_configs() -> None:
         {"ref_split": (0.5, 0.5, 0.5)},
         {"misregistration_px": -1.0},
         {"mask_threshold": 0.0},
+        {"p_reference_only": -0.1},
     ):
         with pytest.raises(InvalidArgumentError, match="SynthesisConfig"):
             SynthesisConfig(**bad)

@@ -17,7 +17,7 @@ import torch
 from defectkit.errors import BadFileError, FileMissingError
 from defectkit.training import load_model, train
 from defectkit.training.checkpoint import load_checkpoint, save_atomically
-from tiny_training import tiny_config
+from tiny_training import cli_args, tiny_config
 
 
 def weights(path: pathlib.Path) -> dict[str, torch.Tensor]:
@@ -40,6 +40,18 @@ def test_a_run_writes_config_metrics_and_two_checkpoints(
     best_epoch = max(rows, key=lambda r: r["val_pixel_auroc"])["epoch"]
     assert load_checkpoint(run / "best.pt")["epoch"] == best_epoch
     assert load_checkpoint(run / "last.pt")["epoch"] == 2
+
+
+def test_best_pt_comes_from_the_candidate_epochs_only(
+    tiny_dataset: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    run = tmp_path / "run"
+    train(tiny_config(tiny_dataset, run, epochs=4, best_from=0.5), progress=False)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    candidates = [r for r in rows if r["epoch"] >= 2]
+    best = load_checkpoint(run / "best.pt")
+    assert best["epoch"] == max(candidates, key=lambda r: r["val_pixel_auroc"])["epoch"]
+    assert best["best_pixel_auroc"] == max(r["val_pixel_auroc"] for r in candidates)
 
 
 def test_a_checkpoint_alone_rebuilds_the_model(tiny_dataset: pathlib.Path, tmp_path: pathlib.Path) -> None:
@@ -92,10 +104,13 @@ def test_resume_after_a_kill_ends_with_the_weights_of_an_uninterrupted_run(
 
     # The same run in a child process, killed with SIGKILL once an epoch has finished.
     run = tmp_path / "killed"
-    args = [sys.executable, "-m", "defectkit", "train", str(tiny_dataset), "--out", str(run), "--no-progress"]
-    config = tiny_config(tiny_dataset, run, epochs=epochs)
-    for key in ("epochs", "batch_size", "lr", "width", "patch_size", "holdout", "threads", "seed"):
-        args += [f"--{key.replace('_', '-')}", str(getattr(config, key))]
+    args = [
+        sys.executable,
+        "-m",
+        "defectkit",
+        "train",
+        *cli_args(tiny_config(tiny_dataset, run, epochs=epochs)),
+    ]
     child = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not (run / "last.pt").exists() and time.monotonic() < deadline and child.poll() is None:

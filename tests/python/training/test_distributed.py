@@ -12,14 +12,7 @@ import torch
 
 from defectkit.training import train
 from defectkit.training.checkpoint import load_checkpoint
-from tiny_training import tiny_config
-
-
-def cli_args(config) -> list[str]:
-    args = [str(config.data), "--out", str(config.out), "--no-progress"]
-    for key in ("epochs", "batch_size", "lr", "width", "patch_size", "holdout", "threads", "seed"):
-        args += [f"--{key.replace('_', '-')}", str(getattr(config, key))]
-    return args
+from tiny_training import cli_args, tiny_config
 
 
 def distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
