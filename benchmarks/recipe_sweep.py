@@ -79,10 +79,9 @@ def _import_defectkit_without_native() -> None:
 
 _import_defectkit_without_native()
 
-# The recipe make demo trains today (python/defectkit/cli/demo.py DEMO_TRAINING); every
-# configuration below changes only what its overrides name.
 # The recipe the sweep was run against (the demo's until the 25-epoch default): fp32, best.pt over
-# every epoch, the demo dataset without valid/ (2 training strips held out for validation).
+# every epoch, the demo dataset without valid/ (2 training strips held out for validation). Every
+# configuration below changes only what its overrides name.
 BASE = {"width": 16, "epochs": 15, "batch_size": 16, "lr": 1e-3, "precision": "fp32", "best_from": 0.0}
 NO_VALID = {"n_valid_good": 0, "n_valid_defect": 0}
 

@@ -99,6 +99,10 @@ class TrainConfig:
             msg = "invalid training settings: " + "; ".join(problems)
             raise InvalidArgumentError(msg)
 
+    def first_best_candidate(self) -> int:
+        """The first epoch (0-based) that may become best.pt (see ``best_from``)."""
+        return min(round(self.best_from * self.epochs), self.epochs - 1)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
