@@ -10,7 +10,7 @@ from defectkit.errors import InvalidArgumentError
 __all__ = ["BROAD_KINDS", "FAMILIES", "SynthesisConfig"]
 
 FAMILIES = ("broad", "seed")
-BROAD_KINDS = ("spot", "elongated", "scratch", "cluster", "blotch")
+BROAD_KINDS = ("spot", "elongated", "scratch", "cluster", "blotch", "irregular")
 
 
 def _check_range(name: str, value: tuple[float, float], low: float) -> None:
@@ -65,8 +65,8 @@ class SynthesisConfig:
     seed_intensities: tuple[float, ...] = (-80.0, -60.0, 60.0, 80.0)  # 0..255 scale
 
     # --- broad family -----------------------------------------------------------------------
-    # Relative frequency of each kind (spot, elongated, scratch, cluster, blotch).
-    broad_weights: tuple[float, float, float, float, float] = (0.3, 0.15, 0.2, 0.15, 0.2)
+    # Relative frequency of each kind (spot, elongated, scratch, cluster, blotch, irregular).
+    broad_weights: tuple[float, ...] = (0.3, 0.15, 0.2, 0.15, 0.2, 0.0)
     amplitude: tuple[float, float] = (15.0, 100.0)  # |peak change| on the 0..255 scale, either sign
     spot_diameter_px: tuple[float, float] = (2.0, 9.0)  # diameter of the mask (0.1-of-peak contour)
     elongated_length_px: tuple[float, float] = (5.0, 14.0)  # mask length along the long axis
@@ -80,7 +80,11 @@ class SynthesisConfig:
     # ever sees anomalies under ~25 px and flags any large one, in the references too.
     blotch_diameter_px: tuple[float, float] = (10.0, 40.0)  # mean diameter of the mask
     blotch_irregularity: float = 0.25  # largest relative bulge of the outline (sum of 3 lobes)
-    blotch_edge_px: tuple[float, float] = (1.0, 4.0)  # width of the soft edge ramp
+    blotch_edge_px: tuple[float, float] = (1.0, 4.0)  # width of the soft edge ramp (irregular too)
+    # Irregular shapes: value noise thresholded inside a disc (DRAEM cuts anomalies out of Perlin
+    # noise), for outlines no parametric kind has: bays, necks, islands, uneven shading.
+    irregular_diameter_px: tuple[float, float] = (8.0, 40.0)  # of the disc the noise deforms
+    irregular_roughness: float = 0.8  # largest noise amplitude against the disc's paraboloid (0.2 up)
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -138,6 +142,12 @@ class SynthesisConfig:
         _check_range("cluster_spot_diameter_px", self.cluster_spot_diameter_px, 1.0)
         _check_range("blotch_diameter_px", self.blotch_diameter_px, 2.0)
         _check_range("blotch_edge_px", self.blotch_edge_px, 0.5)
+        _check_range("irregular_diameter_px", self.irregular_diameter_px, 2.0)
+        if not 0.2 <= self.irregular_roughness < 1.0:
+            msg = (
+                f"SynthesisConfig.irregular_roughness must lie in [0.2, 1), got {self.irregular_roughness!r}"
+            )
+            raise InvalidArgumentError(msg)
         if not 0.0 <= self.blotch_irregularity < 0.5:
             msg = (
                 f"SynthesisConfig.blotch_irregularity must lie in [0, 0.5), got {self.blotch_irregularity!r}"

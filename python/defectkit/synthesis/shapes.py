@@ -83,11 +83,19 @@ def gaussian_profile(height: int, width: int, sigma_y: float, sigma_x: float) ->
 
 
 def _stamp(profile: np.ndarray, amplitude: float, threshold: float, kind: str) -> Stamp:
-    """Scales a non-negative profile to peak 1, then to ``amplitude``; masks it at ``threshold``."""
+    """Scales a non-negative profile to peak 1, then to ``amplitude``; masks it at ``threshold``.
+
+    The anchor is the window's centre when the mask holds it (every kind but ``irregular``
+    guarantees that), otherwise the profile's peak.
+    """
     profile = profile / profile.max()
     values = (profile * amplitude).astype(np.float32)
+    mask = profile >= threshold
     anchor = (profile.shape[0] // 2, profile.shape[1] // 2)
-    return Stamp(values=values, mask=profile >= threshold, anchor=anchor, kind=kind)
+    if not mask[anchor]:
+        anchor = np.unravel_index(int(profile.argmax()), profile.shape)
+        anchor = (int(anchor[0]), int(anchor[1]))
+    return Stamp(values=values, mask=mask, anchor=anchor, kind=kind)
 
 
 def seed_stamp(rng: np.random.Generator, config: SynthesisConfig) -> Stamp:
@@ -181,12 +189,54 @@ def _blotch(rng: np.random.Generator, config: SynthesisConfig) -> np.ndarray:
     return inside * tilt  # the centre is inside and its tilt >= 0.6 of the peak: the anchor is masked
 
 
+def _value_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+    """A smooth random field over a ``size``-square window, unit standard deviation, within [-2, 2].
+
+    Value noise: N(0, 1) values on a ``(cells + 1)``-square lattice, interpolated with a
+    smoothstep so the field has no creases; a cheap cousin of the Perlin noise DRAEM
+    thresholds into anomaly shapes, and enough for shapes a few lattice cells across.
+    """
+    lattice = rng.normal(size=(cells + 1, cells + 1))
+    position = np.linspace(0.0, cells, size)
+    cell = np.minimum(position.astype(int), cells - 1)
+    t = position - cell
+    t = t * t * (3.0 - 2.0 * t)
+    rows = lattice[cell] * (1.0 - t)[:, None] + lattice[cell + 1] * t[:, None]  # (size, cells + 1)
+    field = rows[:, cell] * (1.0 - t)[None, :] + rows[:, cell + 1] * t[None, :]
+    return np.clip(field / max(float(field.std()), 1e-9), -2.0, 2.0)
+
+
+def _irregular(rng: np.random.Generator, config: SynthesisConfig) -> np.ndarray:
+    """A ragged shape: where an ellipse's paraboloid plus two octaves of value noise stays above
+    zero, so the outline wanders, bays and islands appear; a third field shades the inside."""
+    radius = rng.uniform(*config.irregular_diameter_px) / 2.0
+    roughness = rng.uniform(0.2, config.irregular_roughness)
+    edge = rng.uniform(*config.blotch_edge_px)
+    half = math.ceil(radius * math.sqrt(1.0 + 2.0 * roughness) + edge) + 1  # |noise| <= 2
+    dy, dx = _grid(half, rng)
+    size = 2 * half + 1
+    angle, aspect = rng.uniform(0.0, math.pi), rng.uniform(0.5, 1.0)  # aspect < 1 only ever shrinks
+    along = (dx * math.cos(angle) + dy * math.sin(angle)) / radius
+    across = (-dx * math.sin(angle) + dy * math.cos(angle)) / (radius * aspect)
+    cells = int(rng.integers(2, 5))
+    noise = 0.65 * _value_noise(rng, size, cells) + 0.35 * _value_noise(rng, size, 2 * cells + 1)
+    rho2 = along**2 + across**2
+    # A core at a third of the radius stays inside whatever the noise does, so no draw is empty
+    # and the centre (the anchor) is always masked.
+    level = np.maximum(1.0 - rho2 + roughness * noise, 1.0 - 9.0 * rho2)
+    # The level falls by about 2/radius per pixel at the rim: a ramp `edge` px wide spans that times edge.
+    inside = np.clip(level * radius / (2.0 * edge) + 0.5, 0.0, 1.0)
+    shading = 1.0 + rng.uniform(0.0, 0.4) * _value_noise(rng, size, int(rng.integers(2, 5)))
+    return inside * shading
+
+
 _BROAD_PROFILES = {
     "spot": _spot,
     "elongated": _elongated,
     "scratch": _scratch,
     "cluster": _cluster,
     "blotch": _blotch,
+    "irregular": _irregular,
 }
 
 

@@ -21,7 +21,7 @@ from defectkit.synthesis import (
 )
 
 SEED = SynthesisConfig(family="seed")
-BROAD = SynthesisConfig(family="broad")
+BROAD = SynthesisConfig(family="broad", broad_weights=(1.0,) * 6)  # every kind, irregular included
 
 
 def test_gaussian_3x3_matches_hand_computed_values() -> None:
@@ -83,7 +83,7 @@ def test_broad_stamps_cover_every_kind_with_both_signs_and_the_amplitude_range()
         relative = magnitude / magnitude.max()  # float32 values: allow rounding right at the threshold
         assert stamp.mask[relative >= 0.1 + 1e-5].all()
         assert not stamp.mask[relative < 0.1 - 1e-5].any()
-        assert max(stamp.values.shape) <= 64  # drawn in a local window, never patch-sized
+        assert max(stamp.values.shape) <= 80  # drawn in a local window, never patch-sized
 
 
 @pytest.mark.parametrize("config", [SEED, BROAD], ids=["seed", "broad"])
@@ -96,7 +96,7 @@ def test_the_anchor_pixel_is_always_in_the_mask(config: SynthesisConfig) -> None
 
 
 def test_spot_masks_span_about_the_configured_diameter() -> None:
-    config = SynthesisConfig(broad_weights=(1.0, 0.0, 0.0, 0.0, 0.0), spot_diameter_px=(6.0, 6.0))
+    config = SynthesisConfig(broad_weights=(1.0, 0.0, 0.0, 0.0, 0.0, 0.0), spot_diameter_px=(6.0, 6.0))
     rng = np.random.default_rng(3)
     for _ in range(20):
         stamp = broad_stamp(rng, config)
@@ -105,11 +105,31 @@ def test_spot_masks_span_about_the_configured_diameter() -> None:
 
 
 def test_scratches_are_anti_aliased() -> None:
-    config = SynthesisConfig(broad_weights=(0.0, 0.0, 1.0, 0.0, 0.0))
+    config = SynthesisConfig(broad_weights=(0.0, 0.0, 1.0, 0.0, 0.0, 0.0))
     rng = np.random.default_rng(4)
     stamp = broad_stamp(rng, config)
     relative = np.abs(stamp.values) / np.abs(stamp.values).max()
     assert ((relative > 0.05) & (relative < 0.95)).any()  # partial coverage on the edges
+
+
+def _split_rows_or_columns(mask: np.ndarray) -> bool:
+    """Whether some row or column of ``mask`` holds two separate runs: a bay, a neck or an island."""
+
+    def runs(m: np.ndarray) -> np.ndarray:
+        return (np.diff(m.astype(int), axis=1) == 1).sum(axis=1) + m[:, 0]
+
+    return bool((runs(mask) > 1).any() or (runs(mask.T) > 1).any())
+
+
+def test_irregular_outlines_are_ragged_where_spots_are_not() -> None:
+    # The point of the kind: outlines no ellipse or spot has. A convex shape never splits a row.
+    def share_split(weights: tuple[float, ...]) -> float:
+        rng = np.random.default_rng(7)
+        config = SynthesisConfig(broad_weights=weights)
+        return float(np.mean([_split_rows_or_columns(broad_stamp(rng, config).mask) for _ in range(200)]))
+
+    assert share_split((1.0, 0.0, 0.0, 0.0, 0.0, 0.0)) == 0.0  # spots
+    assert share_split((0.0, 0.0, 0.0, 0.0, 0.0, 1.0)) > 0.15  # irregular: 0.275 with this seed
 
 
 def test_make_stamp_follows_the_family() -> None:
