@@ -28,10 +28,11 @@ import tifffile
 import torch
 from torch.utils.data import Dataset
 
+from defectkit.data.augment import augment_patch, parse_augment
 from defectkit.data.patches import patch_grid, patch_size_for
 from defectkit.data.strip_io import read_strip_tifffile
 from defectkit.errors import BadFileError, FileMissingError, InvalidArgumentError
-from defectkit.synthesis import SynthesisConfig, synthesize
+from defectkit.synthesis import SynthesisConfig, synthesize_detailed
 
 __all__ = ["StripPatchDataset", "make_validation_set", "read_strip_shape"]
 
@@ -76,9 +77,15 @@ class StripPatchDataset(Dataset):
         seed: Non-negative base seed of every item's random stream.
         strip_shape: ``(H, W)`` of every strip; ``None`` to read the first strip's header.
         min_count: Fewest patch positions ``(along rows, along columns)``.
+        augment: A :func:`~defectkit.data.augment.parse_augment` spec (``"none"``,
+            ``"mix+invert"``, ...), applied to the clean patch before synthesis, from its own
+            random stream ``[seed, epoch, index, 1]`` (so the defects drawn do not depend on it).
+        distractor_masks: Items also carry the mask of the synthetic stamps that are no
+            defect (:meth:`~defectkit.synthesis.SynthesisResult.distractor_mask`), for a loss
+            that weighs them.
 
     Raises:
-        InvalidArgumentError: No paths, a negative seed or cache size.
+        InvalidArgumentError: No paths, a negative seed or cache size, an unknown ``augment``.
         BadFileError: The strip size is smaller than one patch (naming the first strip).
     """
 
@@ -92,11 +99,15 @@ class StripPatchDataset(Dataset):
         seed: int = 0,
         strip_shape: tuple[int, int] | None = None,
         min_count: tuple[int, int] = (1, 1),
+        augment: str = "none",
+        distractor_masks: bool = False,
     ) -> None:
         self.paths = [Path(p) for p in paths]
         if not self.paths:
             msg = "StripPatchDataset needs at least one strip path"
             raise InvalidArgumentError(msg)
+        self.augment = parse_augment(augment)
+        self.distractor_masks = distractor_masks
         if seed < 0 or cache_size < 0:
             msg = f"StripPatchDataset needs seed >= 0 and cache_size >= 0, got {seed} and {cache_size}"
             raise InvalidArgumentError(msg)
@@ -175,21 +186,33 @@ class StripPatchDataset(Dataset):
                 self._cache.popitem(last=False)
         return data
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _clean_patch(self, rng: np.random.Generator) -> np.ndarray:
+        """A random clean patch of the training set: ``(3, p, p)`` on the 0..255 scale."""
+        strip_index, (y, x) = self.locate(int(rng.integers(len(self))))
+        return self.strip(strip_index)[:, y : y + self.patch_size, x : x + self.patch_size]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         """Returns item ``index`` of the current epoch.
 
         Returns:
             ``(x, mask)``: ``(3, p, p)`` float32, target, ref1, ref2 divided by 255 (a defect
             may take a pixel slightly outside [0, 1]; nothing is clipped), and ``(1, p, p)``
-            float32, 1 on target-only defects.
+            float32, 1 on target-only defects; with ``distractor_masks``, also a third
+            ``(1, p, p)`` float32, 1 on the stamps that are no defect.
         """
         strip_index, (y, x) = self.locate(index)
         p = self.patch_size
         patch = self.strip(strip_index)[:, y : y + p, x : x + p]
+        if self.augment:
+            rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+            patch = augment_patch(patch, self.augment, rng, self._clean_patch)
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        image, mask = synthesize(patch, rng, self.synthesis)
-        image *= np.float32(1.0 / 255.0)
-        return torch.from_numpy(image), torch.from_numpy(mask.astype(np.float32)[None])
+        result = synthesize_detailed(patch, rng, self.synthesis)
+        image = result.patch * np.float32(1.0 / 255.0)
+        item = (torch.from_numpy(image), torch.from_numpy(result.mask.astype(np.float32)[None]))
+        if self.distractor_masks:
+            item += (torch.from_numpy(result.distractor_mask().astype(np.float32)[None]),)
+        return item
 
 
 def make_validation_set(

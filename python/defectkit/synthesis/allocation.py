@@ -95,6 +95,16 @@ class SynthesisResult:
     placements: list[Placement]
     shifts: np.ndarray
 
+    def distractor_mask(self) -> np.ndarray:
+        """``(H, W)`` uint8, 1 inside the stamps that are no defect (in one or both references,
+        or in every capture) and 0 on the defects: the pixels a model is most tempted to flag."""
+        out = np.zeros_like(self.mask)
+        for placement in self.placements:
+            if not placement.in_mask:
+                paint_mask(out, placement.stamp, placement.y, placement.x)
+        out[self.mask.astype(bool)] = 0
+        return out
+
 
 def allocate(rng: np.random.Generator, config: SynthesisConfig) -> Allocation:
     """Draws the stamp counts for one defective patch.

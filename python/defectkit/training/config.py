@@ -38,9 +38,18 @@ class TrainConfig:
     p_reference_only: float = 0.0  # share of the other patches that get reference-only stamps
     synthesis: str = "broad"  # "seed" (two Gaussian shapes) or "broad" (sizes, lines, clusters)
     misregistration_px: float = 0.5  # max sub-pixel shift of the references during training
+    # Relative frequency of each broad-family defect kind: spot, elongated, scratch, cluster,
+    # blotch, irregular (defectkit.synthesis.SynthesisConfig.broad_weights).
+    broad_weights: tuple[float, float, float, float, float, float] = (0.3, 0.15, 0.2, 0.15, 0.2, 0.0)
+    # Augmentation of the clean patches (defectkit.data.augment): "none", or names from
+    # dihedral, mix, invert joined by "+".
+    augment: str = "none"
     # Each target-only defect also appears, elsewhere, in both references (labelled background):
     # on the demo test split this lifted image AUROC from 0.84 to 0.96 (width 16, 15 epochs).
     p_mirror: float = 1.0
+    # Weight of a cross-entropy term on the pixels of synthetic stamps that are no defect (in the
+    # references, or in every capture), which the focal loss alone leaves at p ~ 0.55; 0: off.
+    distractor_weight: float = 0.0
     gamma_schedule: str = "cosine"  # focal-loss gamma over training: cosine, linear or constant
     gamma_start: float = 1.0
     gamma_end: float = 3.0
@@ -89,10 +98,18 @@ class TrainConfig:
             problems.append(f"gamma_schedule must be cosine, linear or constant, got {self.gamma_schedule!r}")
         if not _is_device_name(self.device):
             problems.append(f"device must be cpu, cuda, cuda:N or auto, got {self.device!r}")
+        if self.distractor_weight < 0:
+            problems.append(f"distractor_weight must be >= 0, got {self.distractor_weight}")
         if not 0.0 <= self.best_from < 1.0:
             problems.append(f"best_from must lie in [0, 1), got {self.best_from}")
         if not 0.0 <= self.ema_decay < 1.0:
             problems.append(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
+        from defectkit.data.augment import parse_augment
+
+        try:
+            parse_augment(self.augment)
+        except InvalidArgumentError as exc:
+            problems.append(str(exc))
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if problems:

@@ -53,6 +53,7 @@ def synthesis_config(config: TrainConfig) -> SynthesisConfig:
         p_reference_only=config.p_reference_only,
         misregistration_px=config.misregistration_px,
         p_mirror=config.p_mirror,
+        broad_weights=tuple(config.broad_weights),
     )
 
 
@@ -173,6 +174,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         synthesis=synthesis_config(config),
         cache_size=config.cache_size,
         seed=config.seed,
+        augment=config.augment,
+        distractor_masks=config.distractor_weight > 0,
     )
     dataset.validate()
     validation = build_validation(config, layout, held_out, patch) if world.is_main else None
@@ -257,9 +260,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
             leave=False,
             unit="batch",
         )
-        for step, (x, mask) in enumerate(bar):
+        for step, batch in enumerate(bar):
             wait_s += time.perf_counter() - fetch_start
-            x, mask = x.to(device, non_blocking=True), mask.to(device, non_blocking=True)
+            x, mask, *distractors = (t.to(device, non_blocking=True) for t in batch)
             gamma = gamma_at(
                 (epoch * steps_per_epoch + step) / max(1, total_steps - 1),
                 start=config.gamma_start,
@@ -269,7 +272,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
             x = x.contiguous(memory_format=torch.channels_last)
             with autocast:
                 logits = trained(x)
-            loss = loss_fn(logits.float(), mask, gamma)
+            loss = loss_fn(
+                logits.float(), mask, gamma, *distractors[:1], distractor_weight=config.distractor_weight
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from defectkit.data import training_set
 from defectkit.data.training_set import StripPatchDataset, make_validation_set, read_strip_shape
-from defectkit.errors import BadFileError
+from defectkit.errors import BadFileError, InvalidArgumentError
 from defectkit.synthesis import SynthesisConfig
 
 SHAPE = (300, 176)  # 3 x 2 patches of 128
@@ -142,3 +142,35 @@ def test_validation_set_is_fixed(strips: list[Path]) -> None:
     assert torch.equal(x, again_x) and torch.equal(mask, again_mask)
     small_x, _ = make_validation_set(strips[:2], seed=7, max_patches=4)
     assert small_x.shape[0] == 4 and torch.equal(small_x[0], x[0]) and torch.equal(small_x[-1], x[-1])
+
+
+@pytest.mark.parametrize("spec", ["dihedral", "mix+invert", "dihedral+mix+invert"])
+def test_augmentation_changes_the_surface_not_the_defects(strips: list[Path], spec: str) -> None:
+    plain = StripPatchDataset(strips, seed=3)
+    turned = StripPatchDataset(strips, seed=3, augment=spec)
+    again = StripPatchDataset(strips, seed=3, augment=spec)
+    changed = 0
+    for i in range(len(plain)):
+        (x0, m0), (x1, m1), (x2, _) = plain[i], turned[i], again[i]
+        torch.testing.assert_close(x1, x2, rtol=0, atol=0)  # deterministic
+        torch.testing.assert_close(m0, m1, rtol=0, atol=0)  # its own random stream: same defects
+        changed += not torch.equal(x0, x1)
+    assert changed > len(plain) // 2  # 7 of 8 turns, every mix and half the inversions change a surface
+    for bad in ("flip", "mix+mix", "", "none+mix"):
+        with pytest.raises(InvalidArgumentError, match="augment"):
+            StripPatchDataset(strips, augment=bad)
+
+
+def test_items_carry_the_distractor_mask_when_asked(strips: list[Path]) -> None:
+    plain = StripPatchDataset(strips, seed=2)
+    with_distractors = StripPatchDataset(strips, seed=2, distractor_masks=True)
+    found = False
+    for i in range(len(plain)):
+        x, mask = plain[i]
+        x2, mask2, distractors = with_distractors[i]
+        torch.testing.assert_close(x, x2, rtol=0, atol=0)
+        torch.testing.assert_close(mask, mask2, rtol=0, atol=0)
+        assert distractors.shape == mask.shape and not (distractors * mask).any()
+        assert distractors.any() == mask.any()  # a defective patch always has reference stamps
+        found |= bool(distractors.any())
+    assert found

@@ -73,3 +73,20 @@ def test_gamma_bad_arguments() -> None:
         gamma_at(0.5, kind="step")
     with pytest.raises(InvalidArgumentError):
         gamma_at(1.5)
+
+
+def test_distractor_term_by_hand() -> None:
+    # Pixel 0: a distractor at p = 1/2; pixel 1: plain background at p = 1/4 (logits (ln 3, 0)).
+    logits = torch.tensor([[[[0.0, math.log(3.0)]], [[0.0, 0.0]]]])  # (1, 2, 1, 2)
+    target = torch.zeros(1, 1, 1, 2)
+    distractors = torch.tensor([[[[1.0, 0.0]]]])
+    gamma, weight = 3.0, 0.2
+    focal = 0.25 * (0.5**gamma * -math.log(0.5) + 0.25**gamma * -math.log(0.75)) / 2
+    expected = focal + weight * -math.log(0.5) / 2  # the distractor's cross-entropy, no focal factor
+    loss_fn = FocalLoss(alpha=0.75)
+    assert float(loss_fn(logits, target, gamma, distractors, distractor_weight=weight)) == pytest.approx(
+        expected, rel=1e-5
+    )
+    assert float(loss_fn(logits, target, gamma, distractors)) == pytest.approx(focal, rel=1e-5)  # weight 0
+    with pytest.raises(InvalidArgumentError, match="distractors"):
+        loss_fn(logits, target, gamma, torch.zeros(1, 1, 2, 1), distractor_weight=weight)

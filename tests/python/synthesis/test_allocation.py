@@ -43,6 +43,14 @@ def test_mask_is_exactly_the_target_only_stamps(family: str) -> None:
             assert not (footprint & result.mask).any()
         assert not np.array_equal(result.patch[1], result.patch[2])
         assert np.array_equal(result.patch[0] != 128.0, result.patch[0] != FLAT[0])
+        # The distractor mask: every reference stamp's footprint, off the defects.
+        distractors = result.distractor_mask()
+        expected_distractors = np.zeros((P, P), np.uint8)
+        for placement in references:
+            paint_mask(expected_distractors, placement.stamp, placement.y, placement.x)
+        expected_distractors[result.mask.astype(bool)] = 0
+        np.testing.assert_array_equal(distractors, expected_distractors)
+        assert distractors.any() and not (distractors & result.mask).any()
 
 
 def test_mirrored_stamps_repeat_each_target_stamp_in_both_references() -> None:

@@ -46,13 +46,29 @@ class FocalLoss(nn.Module):
         self.alpha = alpha
         self.smoothing = smoothing
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor, gamma: float) -> torch.Tensor:
-        """Computes the mean focal loss.
+    def forward(
+        self,
+        logits: torch.Tensor,
+        target: torch.Tensor,
+        gamma: float,
+        distractors: torch.Tensor | None = None,
+        distractor_weight: float = 0.0,
+    ) -> torch.Tensor:
+        """Computes the mean focal loss, plus a cross-entropy term on distractor pixels if asked.
+
+        The focal term lets a background pixel at ``p = 0.55`` cost almost nothing once gamma
+        is 3 (``0.25 * 0.55**3 * -log(0.45) = 0.033``), so an anomaly that is only in the
+        references, the one background a comparison model must learn to clear, is never
+        pushed below about 0.55. ``distractor_weight * mean(distractors * -log(1 - p))``,
+        without the focal factor, pushes it down.
 
         Args:
             logits: (N, 2, H, W) raw class scores.
             target: (N, 1, H, W) defect mask with values in {0, 1} (any dtype).
             gamma: Focusing parameter, >= 0; 0 gives alpha-weighted cross-entropy.
+            distractors: (N, 1, H, W) mask of background pixels to clear (stamps that are no
+                defect), or None.
+            distractor_weight: Weight of their cross-entropy term, >= 0.
 
         Returns:
             Scalar tensor.
@@ -70,13 +86,19 @@ class FocalLoss(nn.Module):
         if gamma < 0:
             msg = f"gamma must be >= 0, got {gamma}"
             raise InvalidArgumentError(msg)
+        if distractors is not None and tuple(distractors.shape) != expected:
+            msg = f"expected distractors of shape {expected}, got {tuple(distractors.shape)}"
+            raise InvalidArgumentError(msg)
 
         p = torch.softmax(logits, dim=1)[:, 1:2]  # (N, 1, H, W)
         p = p.clamp(self.smoothing, 1.0 - self.smoothing)
         t = target.to(p.dtype)  # (N, 1, H, W)
         defect = self.alpha * (1.0 - p).pow(gamma) * -torch.log(p)
         background = (1.0 - self.alpha) * p.pow(gamma) * -torch.log(1.0 - p)
-        return (t * defect + (1.0 - t) * background).mean()
+        loss = (t * defect + (1.0 - t) * background).mean()
+        if distractors is not None and distractor_weight > 0:
+            loss = loss + distractor_weight * (distractors.to(p.dtype) * -torch.log(1.0 - p)).mean()
+        return loss
 
 
 def gamma_at(progress: float, start: float = 1.0, end: float = 3.0, kind: str = "cosine") -> float:
