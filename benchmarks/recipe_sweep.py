@@ -83,7 +83,7 @@ _import_defectkit_without_native()
 # every epoch, the demo dataset without valid/ (2 training strips held out for validation). Every
 # configuration below changes only what its overrides name.
 BASE = {"width": 16, "epochs": 15, "batch_size": 16, "lr": 1e-3, "precision": "fp32", "best_from": 0.0}
-NO_VALID = {"n_valid_good": 0, "n_valid_defect": 0}
+NO_VALID = {"n_train": 24, "n_valid_good": 0, "n_valid_defect": 0}  # the dataset the sweep ran on
 
 # name -> (overrides of BASE, what it tests)
 CONFIGS: dict[str, tuple[dict, str]] = {

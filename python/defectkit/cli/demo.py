@@ -26,7 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("demo_out"), help="work folder")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
-    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="training epochs")
+    parser.add_argument(
+        "--epochs", type=int, default=TrainConfig.epochs, help="training epochs (0: by the patch budget)"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
 
 
@@ -69,8 +71,9 @@ def train_demo_model(data: pathlib.Path, run: pathlib.Path, epochs: int, threads
     start = time.perf_counter()
     row = train(config)
     minutes = (time.perf_counter() - start) / 60
+    epochs = json.loads((run / "config.json").read_text())["epochs"]  # 0 resolved by the training set's size
     print(
-        f"[demo] trained width {config.width} for {config.epochs} epochs in {minutes:.1f} min "
+        f"[demo] trained width {config.width} for {epochs} epochs in {minutes:.1f} min "
         f"({row['patches_per_s']:.0f} patches/s in {row['precision']}, {100 * row['data_wait_share']:.0f}% "
         f"waiting for data); last epoch's validation pixel AUROC {row['val_pixel_auroc']:.4f}"
     )

@@ -9,7 +9,7 @@ import pathlib
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", type=pathlib.Path, help="folder to write (MVTec layout)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same dataset (default 0)")
-    parser.add_argument("--train", type=int, default=24, help="defect-free training strips (default 24)")
+    parser.add_argument("--train", type=int, default=96, help="defect-free training strips (default 96)")
     parser.add_argument("--test-good", type=int, default=8, help="good test strips (default 8)")
     parser.add_argument("--test-defect", type=int, default=12, help="defective test strips (default 12)")
     parser.add_argument("--valid-good", type=int, default=4, help="good valid/ strips (default 4)")

@@ -12,7 +12,10 @@ import dataclasses
 import pathlib
 
 # Options whose help says more than their default.
-HELP = {"device": "cpu, cuda, cuda:N, or auto (cuda when available)"}
+HELP = {
+    "device": "cpu, cuda, cuda:N, or auto (cuda when available)",
+    "epochs": "passes over the training patches; 0: enough to show --patch-budget patches",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -178,6 +178,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         distractor_masks=config.distractor_weight > 0,
     )
     dataset.validate()
+    config = config.with_epochs_for(len(dataset))
     validation = build_validation(config, layout, held_out, patch) if world.is_main else None
 
     torch.manual_seed(config.seed)
