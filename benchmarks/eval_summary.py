@@ -1,0 +1,30 @@
+"""One line per ``defectkit eval --json`` file: AUROCs and what the F1-optimal image threshold flags.
+
+    .venv/bin/python benchmarks/eval_summary.py RUN1/eval.json RUN2/eval.json ...
+
+'good flagged': good strips scoring at or above the threshold; 'defects missed': defective
+strips below it. The README's seed-spread tables come from these lines.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+
+
+def summary(path: pathlib.Path) -> str:
+    result = json.loads(path.read_text())
+    threshold = result["thresholds"]["image"]
+    good = [s["score"] for s in result["scores"] if s["category"] == "good"]
+    defective = [s["score"] for s in result["scores"] if s["category"] != "good"]
+    return (
+        f"{path}: image AUROC {result['image_auroc']:.3f}, pixel AUROC {result['pixel_auroc']:.3f}, "
+        f"good flagged {sum(g >= threshold for g in good)}/{len(good)}, "
+        f"defects missed {sum(d < threshold for d in defective)}/{len(defective)}"
+    )
+
+
+if __name__ == "__main__":
+    for argument in sys.argv[1:]:
+        print(summary(pathlib.Path(argument)))
