@@ -12,16 +12,16 @@ import json
 import pathlib
 import sys
 
+from defectkit.evaluation.metrics import flagged_at
+
 
 def summary(path: pathlib.Path) -> str:
     result = json.loads(path.read_text())
-    threshold = result["thresholds"]["image"]
-    good = [s["score"] for s in result["scores"] if s["category"] == "good"]
-    defective = [s["score"] for s in result["scores"] if s["category"] != "good"]
+    n = flagged_at(result["scores"], result["thresholds"]["image"])
     return (
         f"{path}: image AUROC {result['image_auroc']:.3f}, pixel AUROC {result['pixel_auroc']:.3f}, "
-        f"good flagged {sum(g >= threshold for g in good)}/{len(good)}, "
-        f"defects missed {sum(d < threshold for d in defective)}/{len(defective)}"
+        f"good flagged {n['good_flagged']}/{n['good']}, "
+        f"defects missed {n['defective'] - n['defective_flagged']}/{n['defective']}"
     )
 
 

@@ -82,6 +82,7 @@ def train_demo_model(data: pathlib.Path, run: pathlib.Path, epochs: int, threads
 
 def evaluate_demo_model(data: pathlib.Path, run: pathlib.Path) -> dict:
     from defectkit.evaluation.dataset_eval import evaluate_run
+    from defectkit.evaluation.metrics import flagged_at
     from defectkit.training import TrainConfig, load_model
 
     model, info = load_model(run)
@@ -93,6 +94,7 @@ def evaluate_demo_model(data: pathlib.Path, run: pathlib.Path) -> dict:
     (run / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
     good = [s["score"] for s in result["scores"] if s["category"] == "good"]
     threshold = result["thresholds"]["image"]
+    flagged = flagged_at(result["scores"], threshold)
     print(
         f"[demo] test split: image AUROC {result['image_auroc']:.4f}, "
         f"pixel AUROC {result['pixel_auroc']:.4f} "
@@ -100,7 +102,7 @@ def evaluate_demo_model(data: pathlib.Path, run: pathlib.Path) -> dict:
     )
     print(
         f"[demo] good strips (defects only in the references): max score {max(good):.3f} vs image threshold "
-        f"{threshold:.3f}: {sum(g >= threshold for g in good)} of {len(good)} flagged"
+        f"{threshold:.3f}: {flagged['good_flagged']} of {flagged['good']} flagged"
     )
     return result
 
@@ -119,20 +121,20 @@ def export_demo_model(run: pathlib.Path, out: pathlib.Path) -> dict:
 def evaluate_artifacts(data: pathlib.Path, artifacts: pathlib.Path, torch_result: dict) -> None:
     """The test split again, through the C++ runtime, at the thresholds the artifacts carry."""
     from defectkit.evaluation.dataset_eval import evaluate_run
+    from defectkit.evaluation.metrics import flagged_at
 
     for name in ("model_fp32.onnx", "model_int8.onnx"):
         inspector = defectkit.Inspector(artifacts / name)
         patch = int(inspector.metadata["tiling"]["patch"])
         result = evaluate_run(inspector, data, patch, progress=False)
         threshold = inspector.metadata["thresholds"]["image"]
-        good = [s["score"] for s in result["scores"] if s["category"] == "good"]
-        bad = [s["score"] for s in result["scores"] if s["category"] != "good"]
+        flagged = flagged_at(result["scores"], threshold)
         print(
             f"[demo] native {name}: image AUROC {result['image_auroc']:.4f}, pixel AUROC "
             f"{result['pixel_auroc']:.4f} (PyTorch: {torch_result['image_auroc']:.4f} / "
             f"{torch_result['pixel_auroc']:.4f}); at the artifact's image threshold {threshold:.3f}: "
-            f"{sum(b >= threshold for b in bad)} of {len(bad)} defective and "
-            f"{sum(g >= threshold for g in good)} of {len(good)} good strips flagged"
+            f"{flagged['defective_flagged']} of {flagged['defective']} defective and "
+            f"{flagged['good_flagged']} of {flagged['good']} good strips flagged"
         )
 
 

@@ -40,7 +40,7 @@ def parse_augment(spec: str) -> tuple[str, ...]:
         return ()
     names = tuple(spec.split("+"))
     unknown = [n for n in names if n not in AUGMENTATIONS]
-    if unknown or len(set(names)) != len(names) or not names:
+    if unknown or len(set(names)) != len(names):
         msg = f"augment must be 'none' or names from {', '.join(AUGMENTATIONS)} joined by '+', got {spec!r}"
         raise InvalidArgumentError(msg)
     return names

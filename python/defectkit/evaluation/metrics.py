@@ -13,7 +13,7 @@ from sklearn.metrics import precision_recall_curve, roc_auc_score
 
 from defectkit.errors import InvalidArgumentError
 
-__all__ = ["GOOD_CATEGORY", "auroc", "evaluate", "f1_optimal_threshold", "pixel_auroc"]
+__all__ = ["GOOD_CATEGORY", "auroc", "evaluate", "f1_optimal_threshold", "flagged_at", "pixel_auroc"]
 
 logger = logging.getLogger("defectkit")
 
@@ -101,6 +101,26 @@ def f1_optimal_threshold(
         (lowest_positive + float(below.max())) / 2 if below.size else np.nextafter(lowest_positive, -np.inf)
     )
     return float(threshold), float(f1[best])
+
+
+def flagged_at(scores: Sequence[Mapping[str, Any]], threshold: float) -> dict[str, int]:
+    """How many strips score at or above ``threshold``, good and defective apart.
+
+    Args:
+        scores: ``{"category", "score"}`` per strip, as in an evaluation's ``"scores"``.
+        threshold: Image threshold.
+
+    Returns:
+        ``{"good": n, "good_flagged": n, "defective": n, "defective_flagged": n}``.
+    """
+    good = [float(s["score"]) for s in scores if s["category"] == GOOD_CATEGORY]
+    defective = [float(s["score"]) for s in scores if s["category"] != GOOD_CATEGORY]
+    return {
+        "good": len(good),
+        "good_flagged": sum(g >= threshold for g in good),
+        "defective": len(defective),
+        "defective_flagged": sum(d >= threshold for d in defective),
+    }
 
 
 def _field(record: Any, name: str) -> Any:

@@ -263,7 +263,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         )
         for step, batch in enumerate(bar):
             wait_s += time.perf_counter() - fetch_start
-            x, mask, *distractors = (t.to(device, non_blocking=True) for t in batch)
+            x, mask, *rest = (t.to(device, non_blocking=True) for t in batch)
+            distractors = rest[0] if rest else None  # items carry it when distractor_weight > 0
             gamma = gamma_at(
                 (epoch * steps_per_epoch + step) / max(1, total_steps - 1),
                 start=config.gamma_start,
@@ -273,9 +274,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
             x = x.contiguous(memory_format=torch.channels_last)
             with autocast:
                 logits = trained(x)
-            loss = loss_fn(
-                logits.float(), mask, gamma, *distractors[:1], distractor_weight=config.distractor_weight
-            )
+            loss = loss_fn(logits.float(), mask, gamma, distractors, config.distractor_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -17,6 +17,7 @@ from defectkit.evaluation import (
     save_panel,
     write_scores_csv,
 )
+from defectkit.evaluation.metrics import flagged_at
 
 
 def test_auroc_perfect_reversed_and_undefined() -> None:
@@ -110,3 +111,14 @@ def test_write_scores_csv(tmp_path) -> None:
         {"file": "a.tif", "score": "0.5", "category": ""},
         {"file": "b.tif", "score": "0.25", "category": "dent"},
     ]
+
+
+def test_flagged_at_counts_good_and_defective_strips_at_or_above_the_threshold() -> None:
+    scores = [
+        {"category": "good", "score": 0.2},
+        {"category": "good", "score": 0.6},
+        {"category": "scratch", "score": 0.5},
+        {"category": "blob", "score": 0.9},
+        {"category": "blob", "score": 0.4},
+    ]
+    assert flagged_at(scores, 0.5) == {"good": 2, "good_flagged": 1, "defective": 3, "defective_flagged": 2}
