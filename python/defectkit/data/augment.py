@@ -11,7 +11,12 @@ together, so what the model must learn, the comparison, is unchanged.
 - ``mix``: the texture of another patch of the training set, centred on its mean and
   scaled by a random factor, added to this one (capture to capture), so surfaces become
   blends no strip shows.
+- ``levels``: the patch's contrast scaled about its mean by a factor from
+  :data:`LEVELS_CONTRAST` and its level moved by :data:`LEVELS_OFFSET` grey levels, so the
+  network cannot tell a surface by its brightness and recall how bright it should be.
 - ``invert``: with probability 1/2, ``255 - x``: dark marks become bright ones.
+- ``jitter``: the patch is cut up to half a patch away from its grid position (clamped to
+  the strip), so an epoch shows crops no earlier epoch showed, not the same few hundred.
 
 A spec names them joined by ``+`` (``"mix+invert"``), or is ``"none"``.
 """
@@ -24,10 +29,20 @@ import numpy as np
 
 from defectkit.errors import InvalidArgumentError
 
-__all__ = ["AUGMENTATIONS", "augment_patch", "dihedral_transform", "mix_surfaces", "parse_augment"]
+__all__ = [
+    "AUGMENTATIONS",
+    "augment_patch",
+    "change_levels",
+    "dihedral_transform",
+    "jitter_corner",
+    "mix_surfaces",
+    "parse_augment",
+]
 
-AUGMENTATIONS = ("dihedral", "mix", "invert")
+AUGMENTATIONS = ("jitter", "dihedral", "mix", "levels", "invert")
 MIX_STRENGTH = (0.25, 1.0)  # range of the factor on the other patch's texture
+LEVELS_CONTRAST = (0.6, 1.5)  # range of the contrast factor of ``levels``
+LEVELS_OFFSET = 40.0  # largest shift of the level of ``levels``, grey levels (0..255 scale), either sign
 
 
 def parse_augment(spec: str) -> tuple[str, ...]:
@@ -46,6 +61,17 @@ def parse_augment(spec: str) -> tuple[str, ...]:
     return names
 
 
+def jitter_corner(
+    corner: tuple[int, int], shape: tuple[int, int], patch: int, rng: np.random.Generator
+) -> tuple[int, int]:
+    """``corner`` (y, x) moved by up to ``patch // 2`` pixels per axis, kept inside an ``(H, W)`` image."""
+    reach = patch // 2
+    return tuple(
+        int(np.clip(start + rng.integers(-reach, reach + 1), 0, length - patch))
+        for start, length in zip(corner, shape, strict=True)
+    )
+
+
 def dihedral_transform(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One of the 8 rotations and reflections of a square ``(C, p, p)`` patch, drawn by ``rng``."""
     turns, mirror = int(rng.integers(4)), bool(rng.random() < 0.5)
@@ -60,6 +86,14 @@ def mix_surfaces(patch: np.ndarray, other: np.ndarray, rng: np.random.Generator)
     """
     strength = rng.uniform(*MIX_STRENGTH)
     return patch + np.float32(strength) * (other - np.float32(other.mean()))
+
+
+def change_levels(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``mean + c * (patch - mean) + b``, one ``c`` and ``b`` for all captures (differences scale by ``c``)."""
+    contrast = rng.uniform(*LEVELS_CONTRAST)
+    offset = rng.uniform(-LEVELS_OFFSET, LEVELS_OFFSET)
+    mean = np.float32(patch.mean())
+    return mean + np.float32(contrast) * (patch - mean) + np.float32(offset)
 
 
 def augment_patch(
@@ -84,6 +118,8 @@ def augment_patch(
         out = dihedral_transform(out, rng)
     if "mix" in names:
         out = mix_surfaces(out, other_patch(rng), rng)
+    if "levels" in names:
+        out = change_levels(out, rng)
     if "invert" in names and rng.random() < 0.5:
         out = np.float32(255.0) - out
     return np.ascontiguousarray(out, dtype=np.float32)

@@ -28,7 +28,7 @@ import tifffile
 import torch
 from torch.utils.data import Dataset
 
-from defectkit.data.augment import augment_patch, parse_augment
+from defectkit.data.augment import augment_patch, jitter_corner, parse_augment
 from defectkit.data.patches import patch_grid, patch_size_for
 from defectkit.data.strip_io import read_strip_tifffile
 from defectkit.errors import BadFileError, FileMissingError, InvalidArgumentError
@@ -202,10 +202,15 @@ class StripPatchDataset(Dataset):
         """
         strip_index, (y, x) = self.locate(index)
         p = self.patch_size
-        patch = self.strip(strip_index)[:, y : y + p, x : x + p]
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index, 1])
-            patch = augment_patch(patch, self.augment, rng, self._clean_patch)
+            if "jitter" in self.augment:
+                y, x = jitter_corner((y, x), self.strip_shape, p, rng)
+            patch = augment_patch(
+                self.strip(strip_index)[:, y : y + p, x : x + p], self.augment, rng, self._clean_patch
+            )
+        else:
+            patch = self.strip(strip_index)[:, y : y + p, x : x + p]
         rng = np.random.default_rng([self.seed, self.epoch, index])
         result = synthesize_detailed(patch, rng, self.synthesis)
         image = result.patch * np.float32(1.0 / 255.0)

@@ -10,7 +10,7 @@ from defectkit.errors import InvalidArgumentError
 __all__ = ["BROAD_KINDS", "FAMILIES", "SynthesisConfig"]
 
 FAMILIES = ("broad", "seed")
-BROAD_KINDS = ("spot", "elongated", "scratch", "cluster", "blotch", "irregular")
+BROAD_KINDS = ("spot", "elongated", "scratch", "cluster", "blotch", "irregular", "stain")
 
 
 def _check_range(name: str, value: tuple[float, float], low: float) -> None:
@@ -65,8 +65,8 @@ class SynthesisConfig:
     seed_intensities: tuple[float, ...] = (-80.0, -60.0, 60.0, 80.0)  # 0..255 scale
 
     # --- broad family -----------------------------------------------------------------------
-    # Relative frequency of each kind (spot, elongated, scratch, cluster, blotch, irregular).
-    broad_weights: tuple[float, ...] = (0.3, 0.15, 0.2, 0.15, 0.2, 0.0)
+    # Relative frequency of each kind (spot, elongated, scratch, cluster, blotch, irregular, stain).
+    broad_weights: tuple[float, ...] = (0.3, 0.15, 0.2, 0.15, 0.2, 0.0, 0.0)
     amplitude: tuple[float, float] = (15.0, 100.0)  # |peak change| on the 0..255 scale, either sign
     spot_diameter_px: tuple[float, float] = (2.0, 9.0)  # diameter of the mask (0.1-of-peak contour)
     elongated_length_px: tuple[float, float] = (5.0, 14.0)  # mask length along the long axis
@@ -85,6 +85,12 @@ class SynthesisConfig:
     # noise), for outlines no parametric kind has: bays, necks, islands, uneven shading.
     irregular_diameter_px: tuple[float, float] = (8.0, 40.0)  # of the disc the noise deforms
     irregular_roughness: float = 0.8  # largest noise amplitude against the disc's paraboloid (0.2 up)
+    # Stains: irregular shapes as large as a patch, faint, with an edge that fades over a good
+    # part of their radius (discolouration, residue). No other kind is over 40 px or this faint,
+    # so without them a large faint anomaly in both references is one the model never saw.
+    stain_diameter_px: tuple[float, float] = (40.0, 120.0)
+    stain_edge_fraction: tuple[float, float] = (0.15, 0.4)  # of the radius: the width of the fade
+    stain_amplitude: tuple[float, float] = (8.0, 30.0)  # |peak change|, 0..255 scale, either sign
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -143,6 +149,9 @@ class SynthesisConfig:
         _check_range("blotch_diameter_px", self.blotch_diameter_px, 2.0)
         _check_range("blotch_edge_px", self.blotch_edge_px, 0.5)
         _check_range("irregular_diameter_px", self.irregular_diameter_px, 2.0)
+        _check_range("stain_diameter_px", self.stain_diameter_px, 2.0)
+        _check_range("stain_edge_fraction", self.stain_edge_fraction, 0.01)
+        _check_range("stain_amplitude", self.stain_amplitude, 1e-6)
         if not 0.2 <= self.irregular_roughness < 1.0:
             msg = (
                 f"SynthesisConfig.irregular_roughness must lie in [0.2, 1), got {self.irregular_roughness!r}"

@@ -1,8 +1,8 @@
 """Defect stamps: small signed intensity patterns and their masks, drawn in a local window.
 
 A :class:`Stamp` is never larger than the defect it holds (a few pixels to ~55 px
-square); :func:`add_stamp` adds it into a channel through a clipped window, so
-synthesis never materialises an array the size of the image.
+square, a ``stain`` up to ~250); :func:`add_stamp` adds it into a channel through a
+clipped window, so synthesis never materialises an array the size of the image.
 
 Two families:
 
@@ -12,7 +12,8 @@ Two families:
 - ``broad`` widens the distribution: round spots 2-9 px across, elongated rotated
   spots, short anti-aliased scratches, clusters of tiny spots and large irregular
   soft-edged blotches (10-40 px), with amplitudes from faint to strong of either
-  sign and sub-pixel centres.
+  sign and sub-pixel centres; optionally ragged ``irregular`` shapes and large faint
+  ``stain`` s (40-120 px, 8-30 grey levels) whose edges fade out.
 
 In both, a stamp's mask is where its profile reaches ``mask_threshold`` (0.1) of
 its peak magnitude.
@@ -211,7 +212,18 @@ def _irregular(rng: np.random.Generator, config: SynthesisConfig) -> np.ndarray:
     zero, so the outline wanders, bays and islands appear; a third field shades the inside."""
     radius = rng.uniform(*config.irregular_diameter_px) / 2.0
     roughness = rng.uniform(0.2, config.irregular_roughness)
-    edge = rng.uniform(*config.blotch_edge_px)
+    return _ragged(rng, radius, roughness, rng.uniform(*config.blotch_edge_px))
+
+
+def _stain(rng: np.random.Generator, config: SynthesisConfig) -> np.ndarray:
+    """A large ragged shape whose edge fades over 15-40 % of its radius (its amplitude is faint)."""
+    radius = rng.uniform(*config.stain_diameter_px) / 2.0
+    roughness = rng.uniform(0.2, config.irregular_roughness)
+    return _ragged(rng, radius, roughness, radius * rng.uniform(*config.stain_edge_fraction))
+
+
+def _ragged(rng: np.random.Generator, radius: float, roughness: float, edge: float) -> np.ndarray:
+    """The ``irregular`` profile of a given radius, roughness and edge width (pixels)."""
     half = math.ceil(radius * math.sqrt(1.0 + 2.0 * roughness) + edge) + 1  # |noise| <= 2
     dy, dx = _grid(half, rng)
     size = 2 * half + 1
@@ -237,6 +249,7 @@ _BROAD_PROFILES = {
     "cluster": _cluster,
     "blotch": _blotch,
     "irregular": _irregular,
+    "stain": _stain,
 }
 
 
@@ -245,7 +258,8 @@ def broad_stamp(rng: np.random.Generator, config: SynthesisConfig) -> Stamp:
     weights = np.asarray(config.broad_weights, dtype=np.float64)
     kind = BROAD_KINDS[int(rng.choice(len(BROAD_KINDS), p=weights / weights.sum()))]
     profile = _BROAD_PROFILES[kind](rng, config)
-    amplitude = rng.uniform(*config.amplitude) * (1.0 if rng.random() < 0.5 else -1.0)
+    magnitude = config.stain_amplitude if kind == "stain" else config.amplitude
+    amplitude = rng.uniform(*magnitude) * (1.0 if rng.random() < 0.5 else -1.0)
     return _stamp(profile, amplitude, config.mask_threshold, kind)
 
 

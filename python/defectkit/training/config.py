@@ -43,10 +43,18 @@ class TrainConfig:
     synthesis: str = "broad"  # "seed" (two Gaussian shapes) or "broad" (sizes, lines, clusters)
     misregistration_px: float = 0.5  # max sub-pixel shift of the references during training
     # Relative frequency of each broad-family defect kind: spot, elongated, scratch, cluster,
-    # blotch, irregular (defectkit.synthesis.SynthesisConfig.broad_weights).
-    broad_weights: tuple[float, float, float, float, float, float] = (0.3, 0.15, 0.2, 0.15, 0.2, 0.0)
+    # blotch, irregular, stain (defectkit.synthesis.SynthesisConfig.broad_weights).
+    broad_weights: tuple[float, float, float, float, float, float, float] = (
+        0.3,
+        0.15,
+        0.2,
+        0.15,
+        0.2,
+        0.0,
+        0.0,
+    )
     # Augmentation of the clean patches (defectkit.data.augment): "none", or names from
-    # dihedral, mix, invert joined by "+".
+    # jitter, dihedral, mix, levels, invert joined by "+".
     augment: str = "none"
     # Each target-only defect also appears, elsewhere, in both references (labelled background):
     # on the demo test split this lifted image AUROC from 0.84 to 0.96 (width 16, 15 epochs).

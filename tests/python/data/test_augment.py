@@ -28,6 +28,25 @@ def test_parse_augment() -> None:
             augment.parse_augment(bad)
 
 
+def test_jitter_corner_stays_within_half_a_patch_and_inside_the_image() -> None:
+    rng = np.random.default_rng(0)
+    corners = [augment.jitter_corner((106, 48), (976, 176), 128, rng) for _ in range(500)]
+    ys, xs = np.array(corners).T
+    assert ys.min() >= 106 - 64 and ys.max() <= 106 + 64 and len(set(ys)) > 100
+    assert xs.min() >= 0 and xs.max() == 48  # clamped: the strip is 176 wide, so x ends at 48
+    assert augment.jitter_corner((0, 0), (128, 128), 128, rng) == (0, 0)  # no room: no move
+
+
+def test_change_levels_moves_all_captures_together_within_its_ranges() -> None:
+    patch = _triple(5)
+    for seed in range(50):
+        out = augment.change_levels(patch, np.random.default_rng(seed))
+        contrast = (out[1] - out[0]).mean() / 7.0  # the references' offsets scale with the contrast
+        assert augment.LEVELS_CONTRAST[0] <= contrast <= augment.LEVELS_CONTRAST[1]
+        np.testing.assert_allclose(out[2] - out[0], np.full(out.shape[1:], -3.0 * contrast), atol=1e-3)
+        assert abs(out.mean() - patch.mean()) <= augment.LEVELS_OFFSET + 1e-3
+
+
 def test_dihedral_transform_draws_all_eight_and_moves_captures_together() -> None:
     patch = _triple(0, 4)
     rng = np.random.default_rng(0)

@@ -209,7 +209,7 @@ def test_refuses_bad_patches_and_configs() -> None:
         {"misregistration_px": -1.0},
         {"mask_threshold": 0.0},
         {"p_reference_only": -0.1},
-        {"broad_weights": (1.0, 0.0, 0.0, 0.0, 0.0)},  # one weight per kind, six kinds
+        {"broad_weights": (1.0, 0.0, 0.0, 0.0, 0.0, 0.0)},  # one weight per kind, seven kinds
         {"irregular_diameter_px": (30.0, 10.0)},
         {"irregular_roughness": 1.0},
     ):
