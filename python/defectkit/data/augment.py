@@ -89,7 +89,7 @@ def mix_surfaces(patch: np.ndarray, other: np.ndarray, rng: np.random.Generator)
 
 
 def change_levels(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``mean + c * (patch - mean) + b``, one ``c`` and ``b`` for all captures (differences scale by ``c``)."""
+    """``mean + c * (patch - mean) + b``, one ``c`` and ``b`` for all captures (differences scale by c)."""
     contrast = rng.uniform(*LEVELS_CONTRAST)
     offset = rng.uniform(-LEVELS_OFFSET, LEVELS_OFFSET)
     mean = np.float32(patch.mean())
