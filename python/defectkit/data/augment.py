@@ -104,6 +104,9 @@ def augment_patch(
 ) -> np.ndarray:
     """Applies ``names`` in the order of :data:`AUGMENTATIONS` to a clean ``(3, p, p)`` patch.
 
+    ``jitter`` moves where the patch is cut, so the caller applies it (:func:`jitter_corner`)
+    before cutting; here it is a no-op.
+
     Args:
         patch: target, ref1, ref2 on the 0..255 scale; not modified.
         names: From :func:`parse_augment`.

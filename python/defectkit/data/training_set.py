@@ -202,15 +202,12 @@ class StripPatchDataset(Dataset):
         """
         strip_index, (y, x) = self.locate(index)
         p = self.patch_size
+        rng = np.random.default_rng([self.seed, self.epoch, index, 1])  # augmentation's own stream
+        if "jitter" in self.augment:
+            y, x = jitter_corner((y, x), self.strip_shape, p, rng)
+        patch = self.strip(strip_index)[:, y : y + p, x : x + p]
         if self.augment:
-            rng = np.random.default_rng([self.seed, self.epoch, index, 1])
-            if "jitter" in self.augment:
-                y, x = jitter_corner((y, x), self.strip_shape, p, rng)
-            patch = augment_patch(
-                self.strip(strip_index)[:, y : y + p, x : x + p], self.augment, rng, self._clean_patch
-            )
-        else:
-            patch = self.strip(strip_index)[:, y : y + p, x : x + p]
+            patch = augment_patch(patch, self.augment, rng, self._clean_patch)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         result = synthesize_detailed(patch, rng, self.synthesis)
         image = result.patch * np.float32(1.0 / 255.0)

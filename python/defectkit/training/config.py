@@ -44,15 +44,7 @@ class TrainConfig:
     misregistration_px: float = 0.5  # max sub-pixel shift of the references during training
     # Relative frequency of each broad-family defect kind: spot, elongated, scratch, cluster,
     # blotch, irregular, stain (defectkit.synthesis.SynthesisConfig.broad_weights).
-    broad_weights: tuple[float, float, float, float, float, float, float] = (
-        0.3,
-        0.15,
-        0.2,
-        0.15,
-        0.2,
-        0.0,
-        0.0,
-    )
+    broad_weights: tuple[float, ...] = (0.3, 0.15, 0.2, 0.15, 0.2, 0.0, 0.0)
     # Augmentation of the clean patches (defectkit.data.augment): "none", or names from
     # jitter, dihedral, mix, levels, invert joined by "+".
     augment: str = "none"
