@@ -147,6 +147,11 @@ class TrainConfig:
             msg = f"unknown training settings: {unknown}"
             raise InvalidArgumentError(msg)
         converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        weights = converted.get("broad_weights")
+        if weights is not None and len(weights) < len(cls.broad_weights):
+            # New broad kinds are appended and off by default, so a run saved before one existed
+            # (5 weights before irregular, 6 before stain) trained with it at weight 0.
+            converted["broad_weights"] = weights + (0.0,) * (len(cls.broad_weights) - len(weights))
         return cls(**converted)
 
     def save(self, path: pathlib.Path) -> None:

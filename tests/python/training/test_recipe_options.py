@@ -51,3 +51,15 @@ def test_augmentation_and_the_distractor_term_train_from_the_command_line(
     assert config["augment"] == "dihedral+mix+invert" and config["distractor_weight"] == 0.5
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all(math.isfinite(r["loss"]) for r in rows)
+
+
+def test_a_config_saved_before_a_kind_existed_loads_with_that_kind_off() -> None:
+    # Checkpoints carry their TrainConfig; export rebuilds it and its SynthesisConfig from them.
+    from defectkit.training.loop import synthesis_config
+
+    saved = TrainConfig().to_dict() | {"broad_weights": [0.3, 0.15, 0.2, 0.15, 0.2, 0.0]}  # before stain
+    config = TrainConfig.from_dict(saved)
+    assert config.broad_weights == (0.3, 0.15, 0.2, 0.15, 0.2, 0.0, 0.0)
+    assert synthesis_config(config).broad_weights == config.broad_weights
+    older = TrainConfig.from_dict(TrainConfig().to_dict() | {"broad_weights": [1.0, 0.0, 0.0, 0.0, 0.0]})
+    assert older.broad_weights == (1.0,) + (0.0,) * 6
