@@ -36,6 +36,9 @@ class TrainConfig:
     lr_milestones: tuple[float, float] = (0.8, 0.9)
     lr_gamma: float = 0.2
     width: int = 16  # UNet width; 64 is the seed's model (far too slow to train on a CPU)
+    # How the UNet meets the captures (defectkit.models.reference_unet.UNetConfig.fusion):
+    # "stack" (DRAEM's input channels) or "compare" (shared encoder, per-scale differences).
+    fusion: str = "stack"
     patch_size: int = 0  # 0: by image type (strip 128, square 256)
     n_defects: tuple[int, int] = (3, 8)  # defects per defective patch, inclusive
     p_defective: float = 0.5
@@ -102,6 +105,10 @@ class TrainConfig:
             problems.append(f"n_defects must be 1 <= min <= max, got {self.n_defects}")
         if self.gamma_schedule not in ("cosine", "linear", "constant"):
             problems.append(f"gamma_schedule must be cosine, linear or constant, got {self.gamma_schedule!r}")
+        from defectkit.models.reference_unet.config import FUSIONS
+
+        if self.fusion not in FUSIONS:
+            problems.append(f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
         if not _is_device_name(self.device):
             problems.append(f"device must be cpu, cuda, cuda:N or auto, got {self.device!r}")
         if self.distractor_weight < 0:

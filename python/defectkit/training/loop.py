@@ -182,7 +182,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     validation = build_validation(config, layout, held_out, patch) if world.is_main else None
 
     torch.manual_seed(config.seed)
-    model_config = UNetConfig(width=config.width)
+    model_config = UNetConfig(width=config.width, fusion=config.fusion)
     model = ReferenceUNet(model_config).to(device)  # initialised on the CPU, then moved: same weights
     # channels-last lets oneDNN pick faster convolutions (benchmarks/training_step.py: 1.3x per step
     # at width 16 on the development CPU); the layout changes, state_dict values do not.

@@ -89,6 +89,10 @@ def test_fp32_matches_pytorch_sliding_window_in_every_backend(exported, tiny_run
     """PyTorch (defectkit eval's path), ONNX Runtime from Python and the C++ runtime agree."""
     out, _ = exported
     data, run = tiny_run
+    assert_fp32_backends_agree(out, data, run)
+
+
+def assert_fp32_backends_agree(out: pathlib.Path, data: pathlib.Path, run: pathlib.Path) -> None:
     model, info = load_model(run)
     session = ort.InferenceSession(str(out / "model_fp32.onnx"), providers=["CPUExecutionProvider"])
     native = defectkit.Inspector(out / "model_fp32.onnx")
@@ -114,6 +118,24 @@ def test_int8_stays_close_to_fp32_and_native_agrees(exported, tiny_run) -> None:
         (q, _), (f, _) = session.run(None, {"strip": strip}), fp32.run(None, {"strip": strip})
         assert np.abs(q - f).mean() < 0.05  # INT8 noise, not a different model
         np.testing.assert_allclose(native.inspect(sample.path).heatmap, q[0, 0], atol=1e-5)
+    assert report["int8"]["heatmap_mae_vs_fp32"] < 0.05
+
+
+def test_compare_fusion_exports_and_agrees_across_backends(tiny_run, tmp_path) -> None:
+    """The shared-encoder model's per-scale |target - reference| minimum survives tracing,
+    simplification and INT8: PyTorch, ONNX Runtime and the C++ runtime agree on it too."""
+    data, _ = tiny_run
+    run = tmp_path / "run"
+    train(tiny_config(data, run, fusion="compare", epochs=1), progress=False)
+    out = tmp_path / "artifact"
+    report = export_run(ExportOptions(run=run, out=out, int8=True, allow_accuracy_drop=True))
+    assert load_model(run)[1]["model_config"]["fusion"] == "compare"
+    assert_fp32_backends_agree(out, data, run)
+    fp32 = ort.InferenceSession(str(out / "model_fp32.onnx"), providers=["CPUExecutionProvider"])
+    native = defectkit.Inspector(out / "model_int8.onnx")
+    for sample in discover_dataset(data).test:
+        (heatmap, _) = fp32.run(None, {"strip": read_strip_tifffile(sample.path)[None]})
+        assert np.abs(native.inspect(sample.path).heatmap - heatmap[0, 0]).mean() < 0.05
     assert report["int8"]["heatmap_mae_vs_fp32"] < 0.05
 
 

@@ -132,3 +132,46 @@ def test_count_flops_equals_conv_macs_times_two() -> None:
         hook.remove()
     assert count_flops(model, height, width) == pytest.approx(expected / 1e9, rel=1e-9)
     assert model.training is False
+
+
+def compare_model() -> ReferenceUNet:
+    torch.manual_seed(0)
+    model = ReferenceUNet(UNetConfig(width=4, fusion="compare"))
+    for module in model.modules():  # random BN statistics, so every input difference shows
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+def test_compare_fusion_ignores_the_order_of_the_references() -> None:
+    model, x = compare_model(), torch.rand(2, 3, 64, 96)
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), model(x[:, [0, 2, 1]]))
+
+
+def test_compare_fusion_ignores_the_other_reference_when_one_matches_the_target() -> None:
+    """min |t - r| over the references: a reference equal to the target makes the other one irrelevant,
+    so an anomaly in that other reference alone cannot raise the heatmap."""
+    model, x = compare_model(), torch.rand(1, 3, 64, 64)
+    x[:, 1] = x[:, 0]
+    other = x.clone()
+    other[:, 2, 10:40, 20:50] += 0.5  # a large bright anomaly in ref2 only
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), model(other))
+        stacked = ReferenceUNet(UNetConfig(width=4)).eval()
+        assert not torch.allclose(stacked(x), stacked(other))  # the stacked network has no such guarantee
+
+
+def test_compare_fusion_shapes_and_config() -> None:
+    model = ReferenceUNet(UNetConfig(width=4, fusion="compare"))
+    logits = model(torch.rand(2, 3, 64, 32))
+    assert logits.shape == (2, 2, 64, 32)
+    logits.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    config = UNetConfig(width=4, fusion="compare")
+    assert UNetConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(InvalidArgumentError, match="fusion"):
+        UNetConfig(fusion="add")
+    with pytest.raises(InvalidArgumentError, match="reference"):
+        UNetConfig(in_channels=1, fusion="compare")

@@ -23,7 +23,8 @@ def test_epochs_follow_the_patch_budget_unless_given() -> None:
     assert TrainConfig(epochs=25).with_epochs_for(96 * 18).epochs == 25
     with pytest.raises(InvalidArgumentError, match="epochs set"):
         auto.first_best_candidate()
-    for bad in ({"epochs": -1}, {"patch_budget": 0}, {"distractor_weight": -0.5}, {"augment": "rotate"}):
+    bad_settings = ({"epochs": -1}, {"patch_budget": 0}, {"distractor_weight": -0.5}, {"augment": "rotate"})
+    for bad in (*bad_settings, {"fusion": "sum"}):
         with pytest.raises(InvalidArgumentError, match="invalid training settings"):
             TrainConfig(**bad).validate()
 
@@ -63,3 +64,6 @@ def test_a_config_saved_before_a_kind_existed_loads_with_that_kind_off() -> None
     assert synthesis_config(config).broad_weights == config.broad_weights
     older = TrainConfig.from_dict(TrainConfig().to_dict() | {"broad_weights": [1.0, 0.0, 0.0, 0.0, 0.0]})
     assert older.broad_weights == (1.0,) + (0.0,) * 6
+    before_fusion = TrainConfig().to_dict()
+    del before_fusion["fusion"]
+    assert TrainConfig.from_dict(before_fusion).fusion == "stack"

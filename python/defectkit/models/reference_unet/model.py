@@ -77,6 +77,43 @@ class Encoder(nn.Module):
         return b1, b2, b3, b4, b5, b6
 
 
+class ComparingEncoder(nn.Module):
+    """One shared :class:`Encoder` run on each capture alone; target and references compared per scale.
+
+    At each of the six scales the target's features ``t`` are concatenated with
+    ``min over references r of |t - r|`` and merged back to the scale's width by a 1x1 conv.
+    The minimum is what "present in the target and absent from both references" means: an
+    anomaly that a reference shares leaves one difference near zero, whatever its size or
+    contrast, where stacked input channels leave the network to learn that. It did not score
+    better on the demo (README, "Tried on the 96-strip recipe"): what stacking got wrong there,
+    a faint smudge in both references, differs from both the same way a smudge of the other
+    sign in the target would, so no rule over differences can tell the two apart.
+    """
+
+    def __init__(self, captures: int, width: int) -> None:
+        super().__init__()
+        self.captures = captures
+        self.shared = Encoder(1, width)
+        w = width
+        self.merge = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(2 * c, c, kernel_size=1), nn.BatchNorm2d(c), nn.ReLU(inplace=True))
+            for c in (w, 2 * w, 4 * w, 8 * w, 8 * w, 8 * w)
+        )
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        # All captures in one batch: one pass through the encoder, and BN sees them all.
+        features = self.shared(x.flatten(0, 1).unsqueeze(1))  # six maps of (N * C, c, h, w)
+        merged = []
+        for feature, merge in zip(features, self.merge, strict=True):
+            per_capture = feature.unflatten(0, (-1, self.captures))  # (N, C, c, h, w)
+            target = per_capture[:, 0]
+            difference = (target - per_capture[:, 1]).abs()
+            for k in range(2, self.captures):
+                difference = torch.minimum(difference, (target - per_capture[:, k]).abs())
+            merged.append(merge(torch.cat((target, difference), dim=1)))  # (N, c, h, w)
+        return tuple(merged)
+
+
 class Decoder(nn.Module):
     """Upsample + conv, concatenate the matching encoder features, double conv; five times."""
 
@@ -121,7 +158,10 @@ class ReferenceUNet(nn.Module):
     def __init__(self, config: UNetConfig | None = None) -> None:
         super().__init__()
         self.config = config if config is not None else UNetConfig()
-        self.encoder_segment = Encoder(self.config.in_channels, self.config.width)
+        if self.config.fusion == "compare":
+            self.encoder_segment: nn.Module = ComparingEncoder(self.config.in_channels, self.config.width)
+        else:
+            self.encoder_segment = Encoder(self.config.in_channels, self.config.width)
         self.decoder_segment = Decoder(self.config.width, self.config.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
