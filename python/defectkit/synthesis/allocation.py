@@ -24,7 +24,7 @@ do not have. Stamp positions are random anyway, so shifting them adds nothing.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -199,6 +199,8 @@ def _place_reference_stamps(
     reference_stamps: list[tuple[Stamp | None, tuple[int, ...]]] = [(None, c) for c in reference_channels]
     if config.p_mirror > 0:
         mirrored = [p.stamp for p in targets if rng.random() < config.p_mirror]
+        if config.mirror_sign == "opposite":
+            mirrored = [replace(stamp, values=-stamp.values) for stamp in mirrored]
         reference_stamps += [(stamp, (REF1, REF2)) for stamp in mirrored]
     placements = []
     for stamp, channels in reference_stamps:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from defectkit.errors import InvalidArgumentError
 
-__all__ = ["BROAD_KINDS", "FAMILIES", "SynthesisConfig"]
+__all__ = ["BROAD_KINDS", "FAMILIES", "MIRROR_SIGNS", "SynthesisConfig"]
 
 FAMILIES = ("broad", "seed")
+MIRROR_SIGNS = ("same", "opposite")
 BROAD_KINDS = ("spot", "elongated", "scratch", "cluster", "blotch", "irregular", "stain")
 
 
@@ -54,6 +55,11 @@ class SynthesisConfig:
     # elsewhere in the patch, labelled background. The pair differs only in which capture holds
     # the anomaly, the one thing that separates a defect from a both-references distractor.
     p_mirror: float = 0.0
+    # "same": the mirror is the target stamp as it is. "opposite": the stamp negated, so its
+    # target-minus-reference differences equal the target stamp's exactly and only the target's
+    # own look tells the defect from the background: the case of a good strip with an anomaly in
+    # both references, which differs from its references as a target defect of the other sign.
+    mirror_sign: str = "same"
     # Largest sub-pixel shift (pixels, each axis) of ref1 and ref2 against the target, on every
     # patch, clean ones included: captures of one surface never register exactly, and a model
     # trained on perfect registration flags every edge of a slightly shifted reference. 0 disables.
@@ -127,6 +133,9 @@ class SynthesisConfig:
             raise InvalidArgumentError(msg)
         if not 0.0 <= self.p_mirror <= 1.0:
             msg = f"SynthesisConfig.p_mirror must lie in [0, 1], got {self.p_mirror!r}"
+            raise InvalidArgumentError(msg)
+        if self.mirror_sign not in MIRROR_SIGNS:
+            msg = f"SynthesisConfig.mirror_sign must be same or opposite, got {self.mirror_sign!r}"
             raise InvalidArgumentError(msg)
         if not 0.0 <= self.p_all_captures <= 1.0:
             msg = f"SynthesisConfig.p_all_captures must lie in [0, 1], got {self.p_all_captures!r}"

@@ -54,6 +54,8 @@ class TrainConfig:
     # Each target-only defect also appears, elsewhere, in both references (labelled background):
     # on the demo test split this lifted image AUROC from 0.84 to 0.96 (width 16, 15 epochs).
     p_mirror: float = 1.0
+    # The mirror's sign against its target stamp: "same" or "opposite" (SynthesisConfig.mirror_sign).
+    mirror_sign: str = "same"
     # Weight of a cross-entropy term on the pixels of synthetic stamps that are no defect (in the
     # references, or in every capture), which the focal loss alone leaves at p ~ 0.55; 0: off.
     distractor_weight: float = 0.0
@@ -106,6 +108,10 @@ class TrainConfig:
         if self.gamma_schedule not in ("cosine", "linear", "constant"):
             problems.append(f"gamma_schedule must be cosine, linear or constant, got {self.gamma_schedule!r}")
         from defectkit.models.reference_unet.config import FUSIONS
+        from defectkit.synthesis.config import MIRROR_SIGNS
+
+        if self.mirror_sign not in MIRROR_SIGNS:
+            problems.append(f"mirror_sign must be one of {', '.join(MIRROR_SIGNS)}, got {self.mirror_sign!r}")
 
         if self.fusion not in FUSIONS:
             problems.append(f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")

@@ -53,6 +53,7 @@ def synthesis_config(config: TrainConfig) -> SynthesisConfig:
         p_reference_only=config.p_reference_only,
         misregistration_px=config.misregistration_px,
         p_mirror=config.p_mirror,
+        mirror_sign=config.mirror_sign,
         broad_weights=tuple(config.broad_weights),
     )
 

@@ -69,6 +69,24 @@ def test_mirrored_stamps_repeat_each_target_stamp_in_both_references() -> None:
     np.testing.assert_array_equal(without.patch, again.patch)
 
 
+def test_opposite_mirrors_are_the_negated_stamp_in_the_same_places() -> None:
+    """An opposite mirror differs from the target as the target stamp does: the twin a model
+    can only tell apart by the target's own look (a good strip with an anomaly in both references)."""
+    same = SynthesisConfig(p_defective=1.0, misregistration_px=0.0, p_mirror=1.0)
+    opposite = SynthesisConfig(p_defective=1.0, misregistration_px=0.0, p_mirror=1.0, mirror_sign="opposite")
+    for seed in range(20):
+        a = synthesize_detailed(FLAT, np.random.default_rng(seed), same).placements
+        b = synthesize_detailed(FLAT, np.random.default_rng(seed), opposite).placements
+        assert [(p.y, p.x, p.channels) for p in a] == [(p.y, p.x, p.channels) for p in b]
+        targets = [p.stamp for p in b if p.in_mask]
+        mirrors = [p.stamp for p in b[len(b) - len(targets) :]]  # mirrors are placed last
+        for target, mirror in zip(targets, mirrors, strict=True):
+            np.testing.assert_array_equal(mirror.values, -target.values)
+            np.testing.assert_array_equal(mirror.mask, target.mask)
+    with pytest.raises(InvalidArgumentError, match="mirror_sign"):
+        SynthesisConfig(mirror_sign="flipped")
+
+
 def test_reference_only_patches_have_an_empty_mask_and_a_clean_target() -> None:
     config = SynthesisConfig(
         p_defective=0.0, p_reference_only=1.0, misregistration_px=0.0, p_all_captures=0.0

@@ -24,7 +24,7 @@ def test_epochs_follow_the_patch_budget_unless_given() -> None:
     with pytest.raises(InvalidArgumentError, match="epochs set"):
         auto.first_best_candidate()
     bad_settings = ({"epochs": -1}, {"patch_budget": 0}, {"distractor_weight": -0.5}, {"augment": "rotate"})
-    for bad in (*bad_settings, {"fusion": "sum"}):
+    for bad in (*bad_settings, {"fusion": "sum"}, {"mirror_sign": "flip"}):
         with pytest.raises(InvalidArgumentError, match="invalid training settings"):
             TrainConfig(**bad).validate()
 
