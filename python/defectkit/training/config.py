@@ -167,6 +167,8 @@ class TrainConfig:
             # New broad kinds are appended and off by default, so a run saved before one existed
             # (5 weights before irregular, 6 before stain) trained with it at weight 0.
             converted["broad_weights"] = weights + (0.0,) * (len(cls.broad_weights) - len(weights))
+        # Runs saved before mirror_sign existed trained with mirrors of the same sign.
+        converted.setdefault("mirror_sign", "same")
         return cls(**converted)
 
     def save(self, path: pathlib.Path) -> None:

@@ -64,6 +64,8 @@ def test_a_config_saved_before_a_kind_existed_loads_with_that_kind_off() -> None
     assert synthesis_config(config).broad_weights == config.broad_weights
     older = TrainConfig.from_dict(TrainConfig().to_dict() | {"broad_weights": [1.0, 0.0, 0.0, 0.0, 0.0]})
     assert older.broad_weights == (1.0,) + (0.0,) * 6
-    before_fusion = TrainConfig().to_dict()
-    del before_fusion["fusion"]
-    assert TrainConfig.from_dict(before_fusion).fusion == "stack"
+    before = TrainConfig().to_dict()
+    del before["fusion"], before["mirror_sign"]
+    restored = TrainConfig.from_dict(before)
+    assert (restored.fusion, restored.mirror_sign) == ("stack", "same")  # what those runs trained with
+    assert TrainConfig.from_dict(TrainConfig().to_dict()).mirror_sign == "opposite"
