@@ -16,10 +16,10 @@ import pathlib
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 
-from defectkit.data.layout import discover_dataset, read_mask
+from defectkit.data.layout import discover_dataset
 from defectkit.data.strip_io import read_strip_tifffile
+from defectkit.evaluation.metrics import auroc, pixel_auroc
 from defectkit.evaluation.sliding_window import image_score, sliding_window_heatmap
 from defectkit.training import load_model
 
@@ -59,12 +59,7 @@ def main() -> None:
     samples = discover_dataset(args.data).test
     strips = [read_strip_tifffile(s.path)[:3] / 255.0 for s in samples]
     labels = np.array([int(s.category != "good") for s in samples])
-    shape = strips[0].shape[1:]
-    masks = [
-        read_mask(s.mask_path, shape, image_path=s.path) if s.mask_path else np.zeros(shape, bool)
-        for s in samples
-    ]
-    truth = np.concatenate([m.ravel() for m in masks])
+    masks = [s.ground_truth(strip.shape) for s, strip in zip(samples, strips, strict=True)]
     names = sorted({name for combination in COMBINATIONS for name in combination})
     for run in args.runs:
         model, info = load_model(run)
@@ -77,10 +72,10 @@ def main() -> None:
         for combination in COMBINATIONS:
             averaged = [np.mean([heatmaps[n][i] for n in combination], axis=0) for i in range(len(strips))]
             scores = np.array([image_score(h) for h in averaged])
-            pixel = roc_auc_score(truth, np.concatenate([h.ravel() for h in averaged]))
+            pixel = pixel_auroc(masks, averaged)
             above = int((scores[labels == 0] > scores[labels == 1].min()).sum())
             print(
-                f"{run} {'+'.join(combination)}: image AUROC {roc_auc_score(labels, scores):.4f}, "
+                f"{run} {'+'.join(combination)}: image AUROC {auroc(labels, scores):.4f}, "
                 f"pixel AUROC {pixel:.4f}, good above the weakest defect {above}/{int((labels == 0).sum())}",
                 flush=True,
             )

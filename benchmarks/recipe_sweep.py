@@ -179,7 +179,7 @@ def evaluate_light(model, data: pathlib.Path, patch: int) -> dict:
     """
     import numpy as np
 
-    from defectkit.data.layout import discover_dataset, read_mask
+    from defectkit.data.layout import discover_dataset
     from defectkit.evaluation.dataset_eval import inspect_samples
     from defectkit.evaluation.metrics import auroc, f1_optimal_threshold, pixel_auroc
 
@@ -187,10 +187,7 @@ def evaluate_light(model, data: pathlib.Path, patch: int) -> dict:
     for sample, _, heatmap, score in inspect_samples(
         model, discover_dataset(data).test, patch, progress=False
     ):
-        if sample.mask_path:
-            masks.append(read_mask(sample.mask_path, heatmap.shape, image_path=sample.path))
-        else:
-            masks.append(np.zeros(heatmap.shape, bool))
+        masks.append(sample.ground_truth(heatmap.shape))
         heatmaps.append(heatmap)
         records.append({"path": str(sample.path), "category": sample.category, "score": score})
     labels = np.array([int(r["category"] != "good") for r in records])

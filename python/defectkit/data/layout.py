@@ -54,6 +54,12 @@ class Sample:
     def is_defective(self) -> bool:
         return self.category != GOOD
 
+    def ground_truth(self, shape: tuple[int, ...]) -> np.ndarray:
+        """The ``(H, W)`` bool defect mask: :func:`read_mask` of ``mask_path``, or all False without one."""
+        if self.mask_path is None:
+            return np.zeros(shape[-2:], bool)
+        return read_mask(self.mask_path, shape, image_path=self.path)
+
 
 @dataclass(frozen=True)
 class DatasetLayout:

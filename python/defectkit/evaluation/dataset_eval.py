@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from defectkit.data.layout import Sample, discover_dataset, read_mask
+from defectkit.data.layout import Sample, discover_dataset
 from defectkit.data.strip_io import read_strip_tifffile
 from defectkit.evaluation.metrics import evaluate
 from defectkit.evaluation.sliding_window import image_score, sliding_window_heatmap
@@ -50,11 +50,7 @@ def evaluate_samples(model: Model, samples: list[Sample], patch: int, *, progres
     """Image and pixel AUROC (overall and per category), F1-optimal thresholds and per-strip scores."""
     records = []
     for sample, _, heatmap, score in inspect_samples(model, samples, patch, progress=progress):
-        mask = (
-            read_mask(sample.mask_path, heatmap.shape, image_path=sample.path)
-            if sample.mask_path
-            else np.zeros(heatmap.shape, bool)
-        )
+        mask = sample.ground_truth(heatmap.shape)
         records.append(
             {
                 "category": sample.category,
