@@ -1,5 +1,5 @@
-"""TrainConfig.device: the CPU by default and bit for bit as before, CUDA when asked
-for, clear errors for what cannot run, and checkpoints that load on a CPU."""
+"""TrainConfig.device: the CPU by default, how each name resolves with and without CUDA,
+clear errors for what cannot run, and checkpoints that load on a CPU."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from defectkit.training.loop import on_cpu
 from tiny_training import tiny_config
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-without_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 
 
 def all_tensors(value) -> list[torch.Tensor]:
@@ -32,18 +31,50 @@ def all_tensors(value) -> list[torch.Tensor]:
 
 def test_the_default_device_is_the_cpu() -> None:
     assert TrainConfig().device == "cpu"
+
+
+def fake_cuda(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+    """Makes this machine look as if it had ``count`` CUDA devices (0: none), for resolve_device."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: count > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+
+
+def test_resolve_device_without_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_cuda(monkeypatch, 0)
     assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cpu")  # auto falls back, it does not fail
+    assert resolve_device("auto", local_rank=1) == torch.device("cpu")
+    for name in ("cuda", "cuda:0"):
+        with pytest.raises(InvalidArgumentError, match="CUDA is not available"):
+            resolve_device(name)
 
 
-def test_an_explicit_cpu_trains_exactly_like_the_default(
-    tiny_dataset: pathlib.Path, tmp_path: pathlib.Path
+def test_resolve_device_with_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_cuda(monkeypatch, 2)
+    assert resolve_device("cpu") == torch.device("cpu")  # cpu stays the cpu where CUDA exists
+    assert resolve_device("auto") == torch.device("cuda", 0)
+    assert resolve_device("cuda") == torch.device("cuda", 0)
+    assert resolve_device("cuda", local_rank=1) == torch.device("cuda", 1)  # torchrun's process 1
+    assert resolve_device("auto", local_rank=1) == torch.device("cuda", 1)
+    assert resolve_device("cuda:1", local_rank=0) == torch.device("cuda", 1)  # an index wins
+    with pytest.raises(InvalidArgumentError, match="has 2 CUDA device"):
+        resolve_device("cuda:2")
+    with pytest.raises(InvalidArgumentError, match="has 2 CUDA device"):
+        resolve_device("cuda", local_rank=2)
+
+
+def test_auto_without_cuda_trains_exactly_like_cpu(
+    tiny_dataset: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    default = train(tiny_config(tiny_dataset, tmp_path / "default", epochs=1), progress=False)
-    explicit = train(tiny_config(tiny_dataset, tmp_path / "cpu", epochs=1, device="cpu"), progress=False)
-    assert default["loss"] == explicit["loss"]
-    a = load_checkpoint(tmp_path / "default" / "last.pt")["model"]
-    b = load_checkpoint(tmp_path / "cpu" / "last.pt")["model"]
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    # "auto" reaches the CPU through resolve_device's fallback (no CUDA), "cpu" directly;
+    # CUDA is hidden so the comparison runs on every machine.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cpu = train(tiny_config(tiny_dataset, tmp_path / "cpu", epochs=1, device="cpu"), progress=False)
+    auto = train(tiny_config(tiny_dataset, tmp_path / "auto", epochs=1, device="auto"), progress=False)
+    assert cpu["loss"] == auto["loss"]
+    a = load_checkpoint(tmp_path / "cpu" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "auto" / "last.pt")["model"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.mark.parametrize("name", ["gpu", "CUDA", "cuda:", "cuda:x", "cuda:-1", "mps", ""])
@@ -67,14 +98,10 @@ def test_the_cli_refuses_an_unknown_device(
     assert not (tmp_path / "run").exists()
 
 
-@without_cuda
-def test_cuda_where_there_is_none_is_a_clear_error(
-    tiny_dataset: pathlib.Path, tmp_path: pathlib.Path
+def test_cuda_where_there_is_none_is_refused_before_anything_is_written(
+    tiny_dataset: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert resolve_device("auto") == torch.device("cpu")
-    for name in ("cuda", "cuda:0"):
-        with pytest.raises(InvalidArgumentError, match="CUDA is not available"):
-            resolve_device(name)
+    fake_cuda(monkeypatch, 0)
     with pytest.raises(InvalidArgumentError, match="CUDA is not available"):
         train(tiny_config(tiny_dataset, tmp_path / "run", device="cuda"), progress=False)
     assert not (tmp_path / "run").exists()
