@@ -7,10 +7,12 @@ import math
 import pathlib
 
 import pytest
+import torch
 
 from defectkit.cli import main
 from defectkit.errors import InvalidArgumentError
 from defectkit.training import TrainConfig, load_model, train
+from defectkit.training.checkpoint import load_checkpoint
 from tiny_training import cli_args, tiny_config
 
 
@@ -42,16 +44,61 @@ def test_a_run_with_epochs_0_records_the_epochs_it_trained(
     assert TrainConfig.from_dict(info["train_config"]).first_best_candidate() == 0  # best_from 0 here
 
 
-def test_augmentation_and_the_distractor_term_train_from_the_command_line(
-    tiny_dataset: pathlib.Path, tmp_path: pathlib.Path
+def train_recording_batches(
+    args: list[str], run: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[list[torch.Tensor]], dict[str, torch.Tensor], float]:
+    """Runs ``defectkit train`` with ``args``; returns (every batch the model trained on, in
+    order, the weights of last.pt, the first epoch's loss)."""
+    from defectkit.training import loop
+
+    batches: list[list[torch.Tensor]] = []
+
+    class RecordingLoader(loop.DataLoader):
+        def __iter__(self):
+            for batch in super().__iter__():
+                batches.append([t.clone() for t in batch])
+                yield batch
+
+    monkeypatch.setattr(loop, "DataLoader", RecordingLoader)
+    assert main(["train", *args]) == 0
+    monkeypatch.undo()
+    row = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
+    return batches, load_checkpoint(run / "last.pt")["model"], row["loss"]
+
+
+def test_augmentation_and_the_distractor_term_change_what_trains_from_the_command_line(
+    tiny_dataset: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = tmp_path / "run"
-    args = cli_args(tiny_config(tiny_dataset, run, epochs=2))
-    assert main(["train", *args, "--augment", "dihedral+mix+invert", "--distractor-weight", "0.5"]) == 0
-    config = json.loads((run / "config.json").read_text())
-    assert config["augment"] == "dihedral+mix+invert" and config["distractor_weight"] == 0.5
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 and all(math.isfinite(r["loss"]) for r in rows)
+    def run(name: str, *options: str):
+        args = cli_args(tiny_config(tiny_dataset, tmp_path / name, epochs=1))
+        return train_recording_batches([*args, *options], tmp_path / name, monkeypatch)
+
+    def same_weights(a: dict, b: dict) -> bool:
+        return all(torch.equal(a[k], b[k]) for k in a)
+
+    plain, plain_weights, plain_loss = run("default")
+    augmented, augmented_weights, augmented_loss = run("augment", "--augment", "dihedral+mix+invert")
+    weighted, weighted_weights, weighted_loss = run("distractor", "--distractor-weight", "0.5")
+    config = json.loads((tmp_path / "augment" / "config.json").read_text())
+    assert config["augment"] == "dihedral+mix+invert" and config["distractor_weight"] == 0.0
+    config = json.loads((tmp_path / "distractor" / "config.json").read_text())
+    assert config["augment"] == "none" and config["distractor_weight"] == 0.5
+    assert len(plain) == len(augmented) == len(weighted) > 0
+
+    # Augmentation changes the surfaces the model sees, not the defects: those come from
+    # their own random stream, so the same seed draws the same masks as without it.
+    assert all(len(b) == 2 for b in plain + augmented)
+    assert any(not torch.equal(p[0], a[0]) for p, a in zip(plain, augmented, strict=True))
+    assert all(torch.equal(p[1], a[1]) for p, a in zip(plain, augmented, strict=True))
+    assert augmented_loss != plain_loss and not same_weights(plain_weights, augmented_weights)
+
+    # The distractor term adds the distractor masks to the same patches and defects (the
+    # default run's batches carry none), and its loss term changes the weights.
+    assert all(len(b) == 3 for b in weighted)
+    for p, w in zip(plain, weighted, strict=True):
+        assert torch.equal(p[0], w[0]) and torch.equal(p[1], w[1])
+    assert any(w[2].any() for w in weighted)
+    assert weighted_loss != plain_loss and not same_weights(plain_weights, weighted_weights)
 
 
 def test_a_config_saved_before_a_kind_existed_loads_with_that_kind_off() -> None:
