@@ -1,21 +1,110 @@
 // defectkit_test_data DIR: writes the artifacts and strips that the C test,
 // the tools' tests and the line-controller test run on (a CTest fixture):
-//   DIR/patch.onnx  patch artifact, patch 16, overlap 4 (heatmap: see artifact_fixtures.h)
+//   DIR/patch.onnx  patch artifact, patch 16, overlap 4, thresholds image 0.4, pixel 0.61
+//       (heatmap: see artifact_fixtures.h)
 //   DIR/tiled.onnx  tiled artifact taking 37 x 29 strips (heatmap = target / 255)
 //   DIR/strip_0.tif, strip_1.tif  4-channel float32 37 x 29 strips, values
 //       channel c < 3: (c * 50 + y * 13 + x * 29 + k * 40) % 256 for strip k;
 //       channel 3: 0 where (y / 5 + x / 4) % 3 == 0, else 1 (an ROI)
 //   DIR/strips.txt  the two strip paths, one a line
+//   DIR/expected_patch.txt  what patch.onnx must give on each strip, computed
+//       here from the formulas above without the runtime: a line per strip,
+//       "NAME SCORE_MICRO IS_DEFECTIVE N_REGIONS" (score in units of 1e-6, rounded)
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "artifact_fixtures.h"
+#include "defectkit/tiling.h"
 #include "onnx_builder.h"
 #include "tiff_fixtures.h"
 
 namespace dt = defectkit::testing;
+
+namespace {
+
+double strip_value(int k, int c, int y, int x) {
+  if (c == 3) return (y / 5 + x / 4) % 3 == 0 ? 0.0 : 1.0;
+  return (c * 50 + y * 13 + x * 29 + k * 40) % 256;
+}
+
+struct Expected {
+  double score = 0.0;
+  bool defective = false;
+  int regions = 0;
+  double margin = 0.0;  // closest any pixel or the score comes to its threshold
+};
+
+// What the runtime must report for strip k through `spec`'s tile-dependent patch
+// graph (fourth channel ignored), brute force and in double: each pixel is
+// 0.5 target / 255 + 0.5 mean(ref1 over its tile) / 255, the tile being the one
+// whose centre is nearest along each axis (ties: the earlier); the score is the
+// largest 3 x 3 box mean, the border reflected with the edge pixel repeated;
+// regions are 8-connected groups of pixels >= the pixel threshold.
+Expected expect_patch_graph(const dt::ArtifactSpec& spec, int k) {
+  const int h = spec.height, w = spec.width, p = spec.patch;
+  const auto ys = defectkit::positions_along(h, p, 1, spec.min_overlap);
+  const auto xs = defectkit::positions_along(w, p, 1, spec.min_overlap);
+  auto owner = [p](const std::vector<int>& starts, int i) {
+    int best = starts[0];
+    for (int s : starts)
+      if (std::abs(2 * i - (2 * s + p)) < std::abs(2 * i - (2 * best + p))) best = s;
+    return best;
+  };
+  std::vector<double> heat(static_cast<size_t>(h) * w);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      const int ty = owner(ys, y), tx = owner(xs, x);
+      double sum = 0.0;
+      for (int dy = 0; dy < p; ++dy)
+        for (int dx = 0; dx < p; ++dx) sum += strip_value(k, 1, ty + dy, tx + dx);
+      heat[static_cast<size_t>(y) * w + x] = 0.5 * strip_value(k, 0, y, x) / 255.0 + 0.5 * sum / (p * p) / 255.0;
+    }
+  }
+  Expected e;
+  auto reflect = [](int i, int n) { return i < 0 ? -i - 1 : i >= n ? 2 * n - 1 - i : i; };
+  e.score = -1.0;
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      double sum = 0.0;
+      for (int dy = -1; dy <= 1; ++dy)
+        for (int dx = -1; dx <= 1; ++dx) sum += heat[static_cast<size_t>(reflect(y + dy, h)) * w + reflect(x + dx, w)];
+      e.score = std::max(e.score, sum / 9.0);
+    }
+  }
+  e.defective = e.score >= spec.image_threshold;
+  e.margin = std::fabs(e.score - spec.image_threshold);
+  std::vector<int> label(heat.size(), -1);
+  for (size_t start = 0; start < heat.size(); ++start) {
+    e.margin = std::min(e.margin, std::fabs(heat[start] - spec.pixel_threshold));
+    if (label[start] >= 0 || heat[start] < spec.pixel_threshold) continue;
+    std::vector<size_t> todo{start};
+    label[start] = e.regions;
+    while (!todo.empty()) {
+      const size_t q = todo.back();
+      todo.pop_back();
+      const int y = static_cast<int>(q / w), x = static_cast<int>(q % w);
+      for (int ny = y - 1; ny <= y + 1; ++ny) {
+        for (int nx = x - 1; nx <= x + 1; ++nx) {
+          if (ny < 0 || ny >= h || nx < 0 || nx >= w) continue;
+          const size_t n = static_cast<size_t>(ny) * w + nx;
+          if (label[n] < 0 && heat[n] >= spec.pixel_threshold) {
+            label[n] = e.regions;
+            todo.push_back(n);
+          }
+        }
+      }
+    }
+    ++e.regions;
+  }
+  return e;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -28,6 +117,9 @@ int main(int argc, char** argv) {
     dt::ArtifactSpec patch;
     patch.height = 37;
     patch.width = 29;
+    // The heatmap's values are multiples of 1 / (2 * 255 * 256) and 0.6 is one of them, which
+    // some pixels hit; 0.61 lies between two, so no pixel sits on it (see the margin below).
+    patch.pixel_threshold = 0.61f;
     dt::ArtifactSpec tiled = patch;
     tiled.graph = "tiled";
     for (const auto& [spec, name] : {std::pair{patch, "patch.onnx"}, std::pair{tiled, "tiled.onnx"}}) {
@@ -36,18 +128,26 @@ int main(int argc, char** argv) {
       std::ofstream(dir + "/" + name, std::ios::binary) << in.rdbuf();
     }
     std::ofstream list(dir + "/strips.txt");
+    std::ofstream expected(dir + "/expected_patch.txt");
     for (int k = 0; k < 2; ++k) {
       dt::TiffSpec tiff;
       tiff.type = dt::SampleType::kFloat32;
       tiff.channels = 4;
       tiff.height = 37;
       tiff.width = 29;
-      const std::string path = dir + "/strip_" + std::to_string(k) + ".tif";
-      dt::write_tiff(path, tiff, [k](int c, int y, int x) -> double {
-        if (c == 3) return (y / 5 + x / 4) % 3 == 0 ? 0.0 : 1.0;
-        return (c * 50 + y * 13 + x * 29 + k * 40) % 256;
-      });
-      list << path << "\n";
+      const std::string name = "strip_" + std::to_string(k) + ".tif";
+      dt::write_tiff(dir + "/" + name, tiff, [k](int c, int y, int x) { return strip_value(k, c, y, x); });
+      list << dir + "/" + name << "\n";
+      const Expected e = expect_patch_graph(patch, k);
+      // The runtime computes in float32 (errors under 1e-6 here): a value this close to a
+      // threshold could fall either side, and the tests would then check rounding, not the runtime.
+      if (e.margin < 1e-6) {
+        std::fprintf(stderr, "error: %s: a value lies within %g of a threshold; change the test strips\n",
+                     name.c_str(), e.margin);
+        return 1;
+      }
+      expected << name << " " << std::llround(e.score * 1e6) << " " << (e.defective ? 1 : 0) << " " << e.regions
+               << "\n";
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -2,6 +2,7 @@
 # (TOOLS_DIR, DATA_DIR, WORK_DIR) and checks what they write.
 file(REMOVE_RECURSE "${WORK_DIR}")
 include("${CMAKE_CURRENT_LIST_DIR}/run_checked.cmake")
+include("${CMAKE_CURRENT_LIST_DIR}/expected_patch.cmake")
 
 run_checked(out "${TOOLS_DIR}/defectkit-infer" "${DATA_DIR}/patch.onnx" "${DATA_DIR}/strip_0.tif" "${DATA_DIR}/strip_1.tif"
        --out "${WORK_DIR}/infer")
@@ -14,11 +15,23 @@ list(GET rows 0 header)
 if(NOT header MATCHES "^path,score,is_defective,n_regions,")
   message(FATAL_ERROR "unexpected header: ${header}")
 endif()
-list(GET rows 1 row)
-# The test strips score about 0.70 against a 0.4 threshold: defective, with regions.
-if(NOT row MATCHES "strip_0.tif,0\\.7[0-9]+,1,[1-9][0-9]*,")
-  message(FATAL_ERROR "unexpected row: ${row}")
-endif()
+# Each row: the score, decision and region count computed without the runtime (expected_patch.cmake).
+foreach(k 0 1)
+  math(EXPR line "${k} + 1")
+  list(GET rows ${line} row)
+  if(NOT row MATCHES "/strip_${k}\\.tif,([0-9.]+),([01]),([0-9]+),")
+    message(FATAL_ERROR "unexpected row ${line}: ${row}")
+  endif()
+  set(score "${CMAKE_MATCH_1}")
+  set(defective "${CMAKE_MATCH_2}")
+  set(regions "${CMAKE_MATCH_3}")
+  expected_patch(strip_${k}.tif expected_score expected_defective expected_regions)
+  check_score("${score}" ${expected_score} "results.csv, strip_${k}.tif")
+  if(NOT defective EQUAL expected_defective OR NOT regions EQUAL expected_regions)
+    message(FATAL_ERROR "results.csv, strip_${k}.tif: is_defective ${defective}, ${regions} regions; "
+                        "expected ${expected_defective}, ${expected_regions}: ${row}")
+  endif()
+endforeach()
 foreach(k 0 1)
   set(tif "${WORK_DIR}/infer/strip_${k}_heatmap.tif")
   file(SIZE "${tif}" size)
