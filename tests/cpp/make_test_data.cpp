@@ -142,8 +142,8 @@ int main(int argc, char** argv) {
       // The runtime computes in float32 (errors under 1e-6 here): a value this close to a
       // threshold could fall either side, and the tests would then check rounding, not the runtime.
       if (e.margin < 1e-6) {
-        std::fprintf(stderr, "error: %s: a value lies within %g of a threshold; change the test strips\n",
-                     name.c_str(), e.margin);
+        std::fprintf(stderr, "error: %s: a value lies within %g of a threshold; change the test strips\n", name.c_str(),
+                     e.margin);
         return 1;
       }
       expected << name << " " << std::llround(e.score * 1e6) << " " << (e.defective ? 1 : 0) << " " << e.regions
