@@ -2,15 +2,22 @@
 // type, codec, storage and container of the data contract) and against files
 // broken on purpose (each refusal: its ErrorCode, and a message that starts
 // with the path and names the problem).
+#include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <tiffio.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <limits>
 #include <random>
 #include <string>
@@ -95,6 +102,80 @@ std::string expect_refused(const std::string& path, ErrorCode code, const std::s
   }
   ADD_FAILURE() << path << " was read, expected a refusal containing '" << fragment << "'";
   return "";
+}
+
+// What a call threw: the code and message of a defectkit::Error, kOk and "" if it returned;
+// `problem` says why the call could not be made at all (the test then fails).
+struct Refusal {
+  ErrorCode code = ErrorCode::kOk;
+  std::string message;
+  std::string problem;
+};
+
+Refusal refusal_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const Error& e) {
+    return {e.code(), e.what(), ""};
+  }
+  return {};
+}
+
+// As expect_refused, for a Refusal obtained elsewhere (another thread or process).
+void expect_refusal(const Refusal& got, const std::string& path, ErrorCode code, const std::string& fragment) {
+  ASSERT_EQ(got.problem, "");
+  ASSERT_NE(got.code, ErrorCode::kOk) << path << " was read, expected a refusal containing '" << fragment << "'";
+  EXPECT_EQ(got.code, code) << got.message;
+  EXPECT_EQ(got.message.rfind(path + ": ", 0), 0u) << got.message;
+  EXPECT_NE(got.message.find(fragment), std::string::npos) << "'" << fragment << "' not in: " << got.message;
+}
+
+// StripReader().read(path) in a forked child that runs as uid and gid 65534 if this process is
+// root (else as this user); the child sends back its Refusal through a pipe: the code as an int
+// (-1: it could not drop root), then the message.
+Refusal refusal_as_ordinary_user(const std::string& path) {
+  int fds[2];
+  if (::pipe(fds) != 0) return {ErrorCode::kOk, "", std::string("pipe: ") + std::strerror(errno)};
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::close(fds[0]);
+    int code = -1;
+    std::string message;
+    if (::geteuid() == 0 && (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0)) {
+      message = std::string("cannot drop root: ") + std::strerror(errno);
+    } else {
+      const Refusal r = refusal_of([&path] { StripReader().read(path); });
+      code = static_cast<int>(r.code);
+      message = r.message;
+    }
+    bool written = ::write(fds[1], &code, sizeof code) == static_cast<ssize_t>(sizeof code);
+    written = written && ::write(fds[1], message.data(), message.size()) == static_cast<ssize_t>(message.size());
+    ::_exit(written ? 0 : 1);
+  }
+  ::close(fds[1]);
+  if (child < 0) {
+    ::close(fds[0]);
+    return {ErrorCode::kOk, "", std::string("fork: ") + std::strerror(errno)};
+  }
+  std::string bytes;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) != 0;) {
+    if (n > 0) {
+      bytes.append(buffer, static_cast<size_t>(n));
+    } else if (errno != EINTR) {
+      break;
+    }
+  }
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  int code = 0;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || bytes.size() < sizeof code) {
+    return {ErrorCode::kOk, "", "the reading child failed (wait status " + std::to_string(status) + ")"};
+  }
+  std::memcpy(&code, bytes.data(), sizeof code);
+  if (code < 0) return {ErrorCode::kOk, "", bytes.substr(sizeof code)};
+  return {static_cast<ErrorCode>(code), bytes.substr(sizeof code), ""};
 }
 
 // ---- round trips: sample type x layout x codec x storage x container ----
@@ -236,12 +317,29 @@ TEST(StripReaderRefuses, Directory) {
   expect_refused(path, ErrorCode::kFileNotFound, "not a regular file");
 }
 
+TEST(StripReaderRefuses, Fifo) {
+  // open() of a FIFO for reading waits for a writer: the reader must refuse it without opening
+  // it. Should a read block all the same, opening and closing the write end wakes it (it then
+  // sees end of file), so the test fails instead of hanging.
+  const std::string path = temp_path("a_fifo.tif");
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0) << std::strerror(errno);
+  auto pending = std::async(std::launch::async, [&path] { return refusal_of([&path] { StripReader().read(path); }); });
+  for (int waits = 0; pending.wait_for(std::chrono::seconds(waits ? 1 : 10)) != std::future_status::ready; ++waits) {
+    if (waits == 0) ADD_FAILURE() << "reading a FIFO blocked for 10 s";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+  }
+  expect_refusal(pending.get(), path, ErrorCode::kFileNotFound, "not a regular file");
+}
+
 TEST(StripReaderRefuses, UnreadableFile) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root reads files without read permission";
+  // Root reads any file, so the read runs in a child process that drops to uid and gid 65534
+  // (nobody) when the tests run as root, as CI does: the refusal is tested either way.
   const std::string path = temp_path("unreadable.tif");
   write_tiff(path, TiffSpec{});
+  fs::permissions(temp_dir(), fs::perms::others_exec, fs::perm_options::add);  // nobody reaches the file
   ASSERT_EQ(::chmod(path.c_str(), 0), 0);
-  expect_refused(path, ErrorCode::kFileNotFound, "cannot open");
+  expect_refusal(refusal_as_ordinary_user(path), path, ErrorCode::kFileNotFound, "cannot open: Permission denied");
 }
 
 TEST(StripReaderRefuses, EmptyFile) {

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import json
+import os
+import shutil
+import signal
+import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -188,3 +194,76 @@ def test_native_reader_refuses_the_bad_corpus_like_the_python_reader(
         else:
             failures.append(f"{name}: accepted, expected {error.__name__}")
     assert not failures, f"{len(failures)} of {len(cases)} wrong:\n" + "\n".join(failures[:25])
+
+
+def _native_refusal_in_child(path: Path, *, as_ordinary_user: bool = False, timeout_s: float = 30.0) -> dict:
+    """What ``defectkit.read_strip(path)`` raises, called in a forked child so that a read that
+    blocks (a FIFO opened for reading waits for a writer) is killed after ``timeout_s`` and fails
+    the test instead of hanging it. With ``as_ordinary_user``, a child of root first drops to
+    uid and gid 65534 (nobody).
+
+    Returns:
+        ``{"type": "module.Class", "message": str}``; ``{"type": None}`` if the read returned.
+    """
+    read_strip = _native_read_strip()
+    receive, send = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        status = 1
+        try:
+            os.close(receive)
+            result: dict = {"type": None}
+            try:
+                if as_ordinary_user and os.geteuid() == 0:
+                    os.setgroups([])
+                    os.setgid(65534)
+                    os.setuid(65534)
+                read_strip(str(path))
+            except Exception as exc:
+                result = {"type": f"{type(exc).__module__}.{type(exc).__qualname__}", "message": str(exc)}
+            os.write(send, json.dumps(result).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(send)
+    deadline = time.monotonic() + timeout_s
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(receive)
+            pytest.fail(f"defectkit.read_strip({str(path)!r}) still blocked after {timeout_s} s")
+        time.sleep(0.01)
+    with os.fdopen(receive, "rb") as pipe:
+        return json.loads(pipe.read() or b'{"type": "no answer from the child"}')
+
+
+def test_native_reader_refuses_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(FileMissingError) as raised:
+        _native_read_strip()(str(tmp_path))
+    assert str(raised.value) == f"{tmp_path}: not a regular file"
+
+
+def test_native_reader_refuses_a_fifo_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    path = tmp_path / "a_fifo.tif"
+    os.mkfifo(path)
+    got = _native_refusal_in_child(path)
+    assert got == {"type": "defectkit.errors.FileMissingError", "message": f"{path}: not a regular file"}
+
+
+def test_native_reader_refuses_a_file_it_cannot_open_even_when_run_as_root() -> None:
+    # Root opens any file, so as root the read runs as nobody (uid 65534) in a child; the
+    # reader then gets EACCES from open(), the path the refusal is for. Not under tmp_path:
+    # pytest keeps its temporary folders to their owner, and nobody must reach the file.
+    folder = Path(tempfile.mkdtemp(prefix="defectkit_unreadable_"))
+    try:
+        folder.chmod(0o755)
+        path = write_strip(folder / "unreadable.tif", np.zeros((3, 32, 32), np.float32))
+        path.chmod(0)
+        got = _native_refusal_in_child(path, as_ordinary_user=True)
+    finally:
+        shutil.rmtree(folder)
+    assert got == {
+        "type": "defectkit.errors.FileMissingError",
+        "message": f"{path}: cannot open: Permission denied",
+    }
