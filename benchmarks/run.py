@@ -64,29 +64,12 @@ def write_random_run(run: pathlib.Path, data: pathlib.Path, width: int, seed: in
 
     from defectkit.models.reference_unet import ReferenceUNet, UNetConfig
     from defectkit.training import TrainConfig
-    from defectkit.training.checkpoint import FORMAT_VERSION, save_atomically
+    from defectkit.training.checkpoint import save_model_run
 
     torch.manual_seed(seed)
-    model_config = UNetConfig(width=width)
-    model = ReferenceUNet(model_config).eval()
+    model = ReferenceUNet(UNetConfig(width=width)).eval()
     config = TrainConfig(data=str(data), out=str(run), width=width, epochs=1)
-    run.mkdir(parents=True, exist_ok=True)
-    config.save(run / "config.json")
-    payload = {
-        "format": "defectkit-checkpoint",
-        "format_version": FORMAT_VERSION,
-        "family": "reference_unet",
-        "defectkit_version": "benchmark-random-weights",
-        "epoch": 0,
-        "best_pixel_auroc": 0.0,
-        "model_config": model_config.to_dict(),
-        "patch_size": PATCH,
-        "train_config": config.to_dict(),
-        "model": model.state_dict(),
-        "metrics": {"note": f"random weights, torch.manual_seed({seed})"},
-    }
-    save_atomically(payload, run / "best.pt")
-    return run
+    return save_model_run(run, model, config, PATCH, f"random weights, torch.manual_seed({seed})")
 
 
 def setup(work: pathlib.Path) -> dict[str, Any]:

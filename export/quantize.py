@@ -7,9 +7,12 @@ this module only knows how to quantise one way and how to name the parts.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import pathlib
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import onnx
@@ -35,6 +38,24 @@ CALIBRATION_METHODS = {
 # pass the bin counts on) its scales equal MinMax's exactly (measured). More histogram bins than
 # quantised bins gives the search something to choose from.
 _CALIBRATION_OPTIONS = {"entropy": {"num_bins": 512, "num_quantized_bins": 128}}
+
+
+class _DropPreprocessingAdvice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Please consider")
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """ONNX Runtime's quantiser prints progress and advises pre-processing (shape inference, which
+    onnxsim has done) on the root logger at every call; export reports its own progress instead."""
+    advice = _DropPreprocessingAdvice()
+    logging.getLogger().addFilter(advice)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        logging.getLogger().removeFilter(advice)
 
 
 class _Feeds(CalibrationDataReader):
@@ -120,12 +141,18 @@ class Calibration:
             calibrate_method=CALIBRATION_METHODS[method],
             extra_options=_CALIBRATION_OPTIONS.get(method, {}),
         )
-        calibrator.collect_data(_Feeds(feeds))
-        save_tensors_data(calibrator.compute_data(), self.cache_path)
+        with _quiet():
+            calibrator.collect_data(_Feeds(feeds))
+            save_tensors_data(calibrator.compute_data(), self.cache_path)
 
     def quantize(self, exclude: Sequence[str] = ()) -> onnx.ModelProto:
         """QDQ INT8 (uint8 activations, per-channel int8 weights), ``exclude`` left in float."""
         target = pathlib.Path(self._tmp.name) / "int8.onnx"
+        with _quiet():
+            self._quantize(target, exclude)
+        return onnx.load(target)
+
+    def _quantize(self, target: pathlib.Path, exclude: Sequence[str]) -> None:
         quantize_static(
             str(self.model_path),
             str(target),
@@ -138,7 +165,6 @@ class Calibration:
             nodes_to_exclude=list(exclude),
             calibration_cache_path=str(self.cache_path),
         )
-        return onnx.load(target)
 
     def close(self) -> None:
         self._tmp.cleanup()

@@ -12,24 +12,34 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import pathlib
+from collections.abc import Sequence
 
 import numpy as np
 
 from defectkit.data.layout import IMAGE_SUFFIXES, discover_dataset, read_mask
 from defectkit.data.strip_io import read_strip_tifffile
 from defectkit.errors import InvalidArgumentError
+from defectkit.evaluation.metrics import GOOD_CATEGORY
 from defectkit.synthesis import SynthesisConfig
 from defectkit.synthesis.allocation import synthesize
 from defectkit.training.config import TrainConfig
 from defectkit.training.loop import synthesis_config
 from defectkit.training.validation import held_out_paths
 
-__all__ = ["LabelledStrip", "calibration_strips", "data_fingerprint", "validation_strips"]
+__all__ = [
+    "LabelledStrip",
+    "calibration_strips",
+    "data_fingerprint",
+    "extension_strips",
+    "validation_strips",
+]
 
 MODEL_CHANNELS = 3
 _VALIDATION_SEED = 104729  # differs from training's and the per-epoch validation's seeds
 _CALIBRATION_SEED = 130363
+_EXTENSION_SEED = 155921
 
 
 @dataclasses.dataclass
@@ -97,16 +107,48 @@ def validation_strips(
     if not held_out:
         msg = f"{data}: no valid/ split and no held-out training strips (holdout {config.holdout})"
         raise InvalidArgumentError(msg)
+    return _synthetic_variants(config, held_out, image_size, variants, (_VALIDATION_SEED, config.seed))
+
+
+def _synthetic_variants(
+    config: TrainConfig,
+    sources: list[pathlib.Path],
+    image_size: tuple[int, int],
+    variants: int,
+    seed: Sequence[int],
+) -> list[LabelledStrip]:
+    """``variants`` strips per clean source strip, odd ones with synthetic defects (ground truth:
+    the target-only stamps), even ones clean but misregistered."""
     strips = []
-    for index, path in enumerate(held_out):
+    for index, path in enumerate(sources):
         clean = _fit(read_strip_tifffile(path), image_size, path)
         for variant in range(variants):
             defective = variant % 2 == 1
-            rng = np.random.default_rng([_VALIDATION_SEED, config.seed, index, variant])
+            rng = np.random.default_rng([*seed, index, variant])
             image, mask = synthesize(clean, rng, _synthesis(config, 1.0 if defective else 0.0))
             category = "synthetic" if defective and mask.any() else "good"
             strips.append(LabelledStrip(f"{path.stem}-v{variant}", category, image, mask.astype(bool)))
     return strips
+
+
+def extension_strips(
+    config: TrainConfig, data: pathlib.Path, image_size: tuple[int, int], round_index: int, count: int
+) -> list[LabelledStrip]:
+    """About ``count`` more validation strips for round ``round_index`` (1, 2, ...) of a decision
+    the validation split could not settle: synthetic defects on surfaces training never saw
+    (``valid/good``, or the held-out training strips when there is no ``valid/``), from seeds no
+    other set uses. Empty when there are no such surfaces."""
+    layout = discover_dataset(data)
+    if layout.valid:
+        sources = [s.path for s in layout.valid if s.category == GOOD_CATEGORY]
+    else:
+        sources = held_out_paths(layout.train_good, config.holdout)[1]
+    if not sources:
+        return []
+    variants = 2 * max(1, math.ceil(count / (2 * len(sources))))
+    return _synthetic_variants(
+        config, sources, image_size, variants, (_EXTENSION_SEED, config.seed, round_index)
+    )[: max(count, 2)]
 
 
 def calibration_strips(

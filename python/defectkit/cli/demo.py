@@ -19,17 +19,32 @@ import numpy as np
 
 import defectkit
 
+# What --smoke runs: the demo's whole path on a few small strips and a tiny network, in about a
+# minute, to show that every step hands the next what it needs (accuracy is not its question).
+SMOKE_DATASET = dict(
+    n_train=6, n_test_good=3, n_test_defect=3, n_valid_good=4, n_valid_defect=4, height=256, width=96
+)
+SMOKE_TRAINING = dict(epochs=2, width=4, patch_size=64, batch_size=8)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # The demo trains with the library's defaults (TrainConfig): the recipe measured in the README.
-    from defectkit.training.config import TrainConfig
-
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("demo_out"), help="work folder")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    parser.add_argument("--train-seed", type=int, default=0, help="training seed (default 0)")
     parser.add_argument(
-        "--epochs", type=int, default=TrainConfig.epochs, help="training epochs (0: by the patch budget)"
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="training arithmetic (auto: bf16 where the CPU computes it natively)",
     )
+    parser.add_argument("--epochs", type=int, default=0, help="training epochs (0: by the patch budget)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="the same path on a few small strips and a tiny network (about a minute; what make test runs)",
+    )
 
 
 def read_all(strips: list[pathlib.Path], reader) -> tuple[list[np.ndarray], list[float]]:
@@ -64,10 +79,20 @@ def check_native_reader(data: pathlib.Path) -> bool:
     return True
 
 
-def train_demo_model(data: pathlib.Path, run: pathlib.Path, epochs: int, threads: int) -> dict:
+def train_demo_model(data: pathlib.Path, run: pathlib.Path, args: argparse.Namespace) -> dict:
     from defectkit.training import TrainConfig, train
 
-    config = TrainConfig(data=str(data), out=str(run), threads=threads, epochs=epochs)
+    overrides = dict(SMOKE_TRAINING) if args.smoke else {}
+    if args.epochs:
+        overrides["epochs"] = args.epochs
+    config = TrainConfig(
+        data=str(data),
+        out=str(run),
+        threads=args.threads,
+        seed=args.train_seed,
+        precision=args.precision,
+        **overrides,
+    )
     start = time.perf_counter()
     row = train(config)
     minutes = (time.perf_counter() - start) / 60
@@ -107,26 +132,29 @@ def evaluate_demo_model(data: pathlib.Path, run: pathlib.Path) -> dict:
     return result
 
 
-def export_demo_model(run: pathlib.Path, out: pathlib.Path) -> dict:
+def export_demo_model(run: pathlib.Path, out: pathlib.Path, smoke: bool) -> dict:
     from defectkit.cli import main
 
     start = time.perf_counter()
-    if main(["export", str(run), "--out", str(out), "--int8"]) != 0:
+    # A smoke's network is barely trained: its INT8 may fail the gate, and is written anyway.
+    extra = ["--allow-accuracy-drop"] if smoke else []
+    if main(["export", str(run), "--out", str(out), "--int8", *extra]) != 0:
         msg = f"export of {run} failed (see above)"
         raise defectkit.Error(msg)
     print(f"[demo] exported in {(time.perf_counter() - start) / 60:.1f} min -> {out}")
     return json.loads((out / "export_report.json").read_text())
 
 
-def evaluate_artifacts(data: pathlib.Path, artifacts: pathlib.Path, torch_result: dict) -> None:
+def evaluate_artifacts(data: pathlib.Path, artifacts: pathlib.Path, torch_result: dict) -> dict:
     """The test split again, through the C++ runtime, at the thresholds the artifacts carry."""
     from defectkit.evaluation.dataset_eval import evaluate_run
     from defectkit.evaluation.metrics import flagged_at
 
+    results = {}
     for name in ("model_fp32.onnx", "model_int8.onnx"):
         inspector = defectkit.Inspector(artifacts / name)
         patch = int(inspector.metadata["tiling"]["patch"])
-        result = evaluate_run(inspector, data, patch, progress=False)
+        result = results[name] = evaluate_run(inspector, data, patch, progress=False)
         threshold = inspector.metadata["thresholds"]["image"]
         flagged = flagged_at(result["scores"], threshold)
         print(
@@ -136,6 +164,7 @@ def evaluate_artifacts(data: pathlib.Path, artifacts: pathlib.Path, torch_result
             f"{flagged['defective_flagged']} of {flagged['defective']} defective and "
             f"{flagged['good_flagged']} of {flagged['good']} good strips flagged"
         )
+    return results
 
 
 def infer_with_tool(data: pathlib.Path, artifacts: pathlib.Path, out: pathlib.Path) -> None:
@@ -170,12 +199,12 @@ def infer_with_tool(data: pathlib.Path, artifacts: pathlib.Path, out: pathlib.Pa
     )
 
 
-def benchmark_artifacts(data: pathlib.Path, artifacts: pathlib.Path, threads: int) -> None:
+def benchmark_artifacts(data: pathlib.Path, artifacts: pathlib.Path, threads: int, runs: int = 24) -> None:
     """One latency line per artifact on the demo's good test strips (read natively every run)."""
     from defectkit.cli.bench import bench
 
     for name in ("model_fp32.onnx", "model_int8.onnx"):
-        r = bench(artifacts / name, data / "test" / "good", runs=24, warmup=4, threads=threads)
+        r = bench(artifacts / name, data / "test" / "good", runs=runs, warmup=min(4, runs), threads=threads)
         print(
             f"[demo] bench {name}: p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, "
             f"{r['strips_per_s']:.2f} strips/s ({r['runs']} runs incl. file read, threads "
@@ -190,25 +219,51 @@ def write_panels(data: pathlib.Path, run: pathlib.Path, out: pathlib.Path) -> No
     main(["infer", str(run), *map(str, picks), "--out", str(out), "--no-progress"])
 
 
+def _expect(condition: bool, what: str) -> None:
+    """Stops the demo when a step did not produce what the next one needs."""
+    if not condition:
+        msg = f"demo: {what}"
+        raise defectkit.Error(msg)
+
+
+def _summary_line(result: dict) -> str:
+    return f"image AUROC {result['image_auroc']:.4f}, pixel AUROC {result['pixel_auroc']:.4f}"
+
+
 def run(args: argparse.Namespace) -> int:
     from defectkit.data.demo import make_demo_dataset
 
     info = defectkit.native_info()
     versions = f"defectkit {info['defectkit']}, ONNX Runtime {info['onnxruntime']}"
     print(f"[demo] {versions} ({info['onnxruntime_library']})")
+    begin = time.perf_counter()
 
     data, run_dir = args.out / "data", args.out / "run"
     start = time.perf_counter()
-    make_demo_dataset(data, seed=args.seed, overwrite=True)
+    make_demo_dataset(data, seed=args.seed, overwrite=True, **(SMOKE_DATASET if args.smoke else {}))
     print(f"[demo] synthesised the demo dataset in {time.perf_counter() - start:.1f} s -> {data}")
     if not check_native_reader(data):
         return 1
-    train_demo_model(data, run_dir, args.epochs, args.threads)
+    train_demo_model(data, run_dir, args)
+    _expect((run_dir / "best.pt").is_file(), f"training wrote no {run_dir / 'best.pt'}")
     torch_result = evaluate_demo_model(data, run_dir)
+    _expect((run_dir / "eval.json").is_file(), "evaluation wrote no eval.json")
     write_panels(data, run_dir, args.out / "panels")
     artifacts = args.out / "artifact"
-    export_demo_model(run_dir, artifacts)
-    evaluate_artifacts(data, artifacts, torch_result)
+    export_demo_model(run_dir, artifacts, args.smoke)
+    for name in ("model_fp32.onnx", "model_int8.onnx", "export_report.json"):
+        _expect((artifacts / name).is_file(), f"export wrote no {artifacts / name}")
+    native = evaluate_artifacts(data, artifacts, torch_result)
+    for name, result in native.items():
+        _expect(
+            result["count"] == torch_result["count"],
+            f"the C++ runtime did not inspect every strip with {name}",
+        )
     infer_with_tool(data, artifacts, args.out / "native_infer")
-    benchmark_artifacts(data, artifacts, args.threads)
+    benchmark_artifacts(data, artifacts, args.threads, runs=4 if args.smoke else 24)
+    minutes = (time.perf_counter() - begin) / 60
+    print(
+        f"[demo] done in {minutes:.1f} min: test split {_summary_line(torch_result)} (PyTorch); "
+        f"INT8 through the C++ runtime {_summary_line(native['model_int8.onnx'])}"
+    )
     return 0

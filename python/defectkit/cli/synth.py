@@ -5,17 +5,25 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+# The demo's split sizes (defectkit.data.demo.DEMO_COUNTS); repeated here because the runtime-only
+# install lists this command without the [train] extra that the generator needs.
+_COUNTS = {"train": 96, "test_good": 40, "test_defect": 60, "valid_good": 40, "valid_defect": 40}
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", type=pathlib.Path, help="folder to write (MVTec layout)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same dataset (default 0)")
-    parser.add_argument("--train", type=int, default=96, help="defect-free training strips (default 96)")
-    parser.add_argument("--test-good", type=int, default=8, help="good test strips (default 8)")
-    parser.add_argument("--test-defect", type=int, default=12, help="defective test strips (default 12)")
-    parser.add_argument("--valid-good", type=int, default=4, help="good valid/ strips (default 4)")
-    parser.add_argument(
-        "--valid-defect", type=int, default=6, help="defective valid/ strips (default 6; both 0: no valid/)"
-    )
+    for name, help_text in (
+        ("train", "defect-free training strips"),
+        ("test_good", "good test strips"),
+        ("test_defect", "defective test strips"),
+        ("valid_good", "good valid/ strips"),
+        ("valid_defect", "defective valid/ strips (valid- both 0: no valid/)"),
+    ):
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(
+            flag, type=int, default=_COUNTS[name], help=f"{help_text} (default {_COUNTS[name]})"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     make_demo_dataset(
         args.out,
-        n_train=args.train,
+        n_train=args.train,  # defaults: defectkit.data.demo.DEMO_COUNTS
         n_test_good=args.test_good,
         n_test_defect=args.test_defect,
         n_valid_good=args.valid_good,

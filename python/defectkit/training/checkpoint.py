@@ -70,3 +70,35 @@ def load_checkpoint(path: pathlib.Path) -> dict[str, Any]:
         msg = f"{path}: checkpoint format {payload['format_version']} is newer than this defectkit reads"
         raise BadFileError(msg)
     return payload
+
+
+def save_model_run(
+    run: pathlib.Path, model: torch.nn.Module, train_config: Any, patch_size: int, note: str
+) -> pathlib.Path:
+    """A run folder (``config.json`` + ``best.pt``) for weights that did not come from ``train``:
+    benchmark models with random weights, test fixtures. Export and evaluation read it like any run.
+
+    Args:
+        model: A reference_unet network (its ``config`` is saved as the model config).
+        train_config: The :class:`~defectkit.training.config.TrainConfig` to record (data, sizes).
+        note: Says where the weights came from; kept in the checkpoint's metrics.
+    """
+    from defectkit._version import __version__
+
+    run.mkdir(parents=True, exist_ok=True)
+    train_config.save(run / "config.json")
+    payload = {
+        "format": "defectkit-checkpoint",
+        "format_version": FORMAT_VERSION,
+        "family": "reference_unet",
+        "defectkit_version": __version__,
+        "epoch": 0,
+        "best_pixel_auroc": 0.0,
+        "model_config": model.config.to_dict(),
+        "patch_size": patch_size,
+        "train_config": train_config.to_dict(),
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metrics": {"note": note},
+    }
+    save_atomically(payload, run / "best.pt")
+    return run

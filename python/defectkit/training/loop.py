@@ -44,6 +44,8 @@ from defectkit.training.validation import ValidationSet, held_out_paths, run_val
 
 logger = logging.getLogger("defectkit")
 
+PREVIEW_STRIPS = 16  # valid/ strips validated on before the epochs that may become best.pt
+
 
 def synthesis_config(config: TrainConfig) -> SynthesisConfig:
     return SynthesisConfig(
@@ -289,7 +291,10 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         elapsed = time.perf_counter() - epoch_start
 
         if world.is_main:
-            metrics = run_validation(model if average is None else average.model, validation)
+            # Only epochs from the first candidate on can become best.pt; the earlier ones get a
+            # preview of valid/ (a curve for the log), which keeps a large valid/ split cheap.
+            checked = validation if epoch >= first_candidate else validation.preview(PREVIEW_STRIPS)
+            metrics = run_validation(model if average is None else average.model, checked)
             row = {
                 "epoch": epoch,
                 "loss": sum(losses) / max(1, len(losses)),
@@ -297,6 +302,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
                 "gamma": gamma,
                 "val_image_auroc": metrics["image_auroc"],
                 "val_pixel_auroc": metrics["pixel_auroc"],
+                "val_strips": checked.size,
                 "val_thresholds": metrics["thresholds"],
                 "patches_per_s": seen * world.size / elapsed,
                 "data_wait_share": wait_s / elapsed,

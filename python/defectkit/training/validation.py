@@ -28,6 +28,21 @@ class ValidationSet:
     samples: list[Sample] | None = None
     patch_size: int = 128
 
+    def preview(self, max_strips: int) -> ValidationSet:
+        """At most ``max_strips`` of valid/'s strips, spread over the sorted list so both good and
+        defective ones stay: a cheap look for the epochs that cannot become best.pt. Synthetic
+        patches are cheap already and come back whole."""
+        if self.samples is None or len(self.samples) <= max_strips:
+            return self
+        picks = np.linspace(0, len(self.samples) - 1, num=max_strips).round().astype(int)
+        return ValidationSet(
+            samples=[self.samples[i] for i in sorted(set(picks))], patch_size=self.patch_size
+        )
+
+    @property
+    def size(self) -> int:
+        return len(self.samples) if self.samples is not None else len(self.patches)
+
     @property
     def description(self) -> str:
         if self.samples is not None:

@@ -170,3 +170,20 @@ def test_refuses_unknown_categories_and_a_non_empty_folder(tmp_path: Path) -> No
 def test_shows_a_progress_bar(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_demo_dataset(tmp_path, n_train=1, n_test_good=0, n_test_defect=0, height=64, width=48, progress=True)
     assert "demo strips" in capsys.readouterr().err
+
+
+def test_synth_defaults_are_the_demo_counts() -> None:
+    """`defectkit synth` keeps its own copy of the counts (it is listed without the [train] extra)."""
+    import argparse
+
+    from defectkit.cli import synth
+    from defectkit.data.demo import DEMO_COUNTS
+
+    parser = argparse.ArgumentParser()
+    synth.add_arguments(parser)
+    args = vars(parser.parse_args(["out"]))
+    assert {name: args[name] for name in DEMO_COUNTS} == DEMO_COUNTS
+    # Enough to rank models and to gate INT8: at least 100 test strips, 60 valid/, half defective.
+    assert DEMO_COUNTS["test_good"] + DEMO_COUNTS["test_defect"] >= 100
+    assert DEMO_COUNTS["valid_good"] + DEMO_COUNTS["valid_defect"] >= 60
+    assert DEMO_COUNTS["valid_defect"] >= DEMO_COUNTS["valid_good"]

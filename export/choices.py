@@ -1,0 +1,83 @@
+"""Export's two choices, as rules over candidates: which graph kind ships, and which INT8 model.
+
+Both follow one rule (:func:`defectkit.export.candidates.decide`): a candidate
+ships only when the paired comparison shows it within the tolerance of the
+trained network; among those that pass, the fastest kind, and of equally fast
+ones the one shown closest. Candidates come from factories, so the rules can be
+tested on constructed candidates whose right answer is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from defectkit.export.candidates import Candidate, DecisionSet, decide
+from defectkit.export.evidence import paired_time_ratio
+
+__all__ = ["choose_graph", "choose_int8"]
+
+# make(fp32, method, islands) -> an INT8 candidate of that FP32 graph
+MakeInt8 = Callable[[Candidate, str, tuple[str, ...]], Candidate]
+
+
+def choose_graph(
+    pool: Sequence[Candidate], reference: Candidate, decision: DecisionSet
+) -> tuple[Candidate | None, str]:
+    """The FP32 graph to ship from ``pool`` (which holds ``reference``): the fastest that passes.
+
+    A graph ranks before the reference only when it is shown faster on the same strips (the
+    upper bound of its median per-strip time ratio is below 1), otherwise after it.
+    """
+    for candidate in pool:
+        decision.measure(candidate)
+    reference.rank = 1
+    for candidate in pool:
+        if candidate is not reference:
+            ratio, (_, high) = paired_time_ratio(candidate.seconds, reference.seconds)
+            candidate.time_ratio = ratio
+            candidate.rank = 0 if high < 1.0 else 2
+    chosen = decide(pool, decision)
+    if chosen is None:
+        return None, "no graph passed"
+    reason = f"fastest graph shown within {decision.tolerance} AUROC of the trained network"
+    if chosen.time_ratio is not None:
+        reason += f" ({chosen.time_ratio:.2f}x the reference graph's time per strip)"
+    faster = [c.name for c in pool if c.rank < chosen.rank]
+    if faster:
+        reason += f"; faster but not shown within it: {', '.join(faster)}"
+    return chosen, reason
+
+
+def choose_int8(
+    graphs: Sequence[Candidate],
+    methods: Sequence[str],
+    groups: Callable[[Candidate], Sequence[str]],
+    make: MakeInt8,
+    decision: DecisionSet,
+    tried: list[Candidate],
+) -> Candidate | None:
+    """The INT8 model to ship, or None when none passes; every candidate built lands in ``tried``.
+
+    For each FP32 graph in order: INT8 end to end with each calibration method; only if none
+    passes, parts of the graph (``groups(fp32)``) kept in float, added greedily (each round the
+    part that brought the worst upper bound down most stays), fewest float nodes preferred.
+    """
+    for fp32 in graphs:
+        pool = [make(fp32, method, ()) for method in methods]
+        tried.extend(pool)
+        chosen = decide(pool, decision)
+        if chosen is not None:
+            return chosen
+        best = min(pool, key=lambda c: c.comparison.worst_upper_bound)
+        names = list(groups(fp32))
+        kept: tuple[str, ...] = ()
+        while len(kept) < len(names):
+            pool = [make(fp32, best.method, (*kept, name)) for name in names if name not in kept]
+            for candidate in pool:
+                candidate.rank = candidate.float_nodes  # fewer float nodes: faster
+            tried.extend(pool)
+            chosen = decide(pool, decision)
+            if chosen is not None:
+                return chosen
+            kept = min(pool, key=lambda c: c.comparison.worst_upper_bound).islands
+    return None

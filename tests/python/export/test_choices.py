@@ -1,0 +1,230 @@
+"""Export's decisions pinned on constructed candidates whose right answer is known: the graph
+choice, the calibration choice, float islands, growing the decision set, and refusing when
+nothing passes.
+
+Each candidate is a fake graph: its runner returns the reference's output for the strip,
+transformed (rounded like INT8, degraded on some strips) and after a chosen delay.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from defectkit.export.candidates import Candidate, DecisionSet, decide
+from defectkit.export.choices import choose_graph, choose_int8
+from defectkit.export.graphs import GraphSpec
+from defectkit.export.strip_sets import LabelledStrip
+
+GATE = 0.005
+SIZE = 32
+
+
+def strips(seed: int, good: int = 40, defective: int = 40, background: float = 10) -> list[LabelledStrip]:
+    """Strips whose first channel is the reference heatmap (x 255); defects are bright blocks on a
+    Beta(1, background) background."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for index in range(good + defective):
+        heatmap = rng.beta(1, background, (SIZE, SIZE))
+        mask = np.zeros((SIZE, SIZE), bool)
+        if index >= good:
+            y, x = rng.integers(0, SIZE - 6, 2)
+            mask[y : y + 5, x : x + 5] = True
+            heatmap[mask] = rng.uniform(0.35, 0.95, int(mask.sum()))
+        strip = np.repeat((255 * heatmap)[None], 3, axis=0).astype(np.float32)
+        out.append(LabelledStrip(f"s{index}", "defect" if index >= good else "good", strip, mask))
+    return out
+
+
+def reference(strip: np.ndarray) -> tuple[np.ndarray, float]:
+    heatmap = strip[0] / 255.0
+    return heatmap, float(heatmap.max())
+
+
+class FakeRunner:
+    def __init__(self, transform=None, delay: float = 0.0, degrade: set[str] | None = None) -> None:
+        self.transform, self.delay, self.degrade = transform, delay, degrade or set()
+
+    def run(self, strip: np.ndarray) -> tuple[np.ndarray, float]:
+        time.sleep(self.delay)
+        heatmap, _ = reference(strip)
+        if self.transform is not None:
+            heatmap = self.transform(heatmap)
+        key = float(strip[0].sum())  # which strip this is, without its name
+        if key in self.degrade:
+            heatmap = heatmap * 0.3  # the defect fades below the good strips' backgrounds
+        return heatmap, float(heatmap.max())
+
+
+def rounded(heatmap: np.ndarray) -> np.ndarray:
+    return np.round(heatmap * 255) / 255
+
+
+def candidate(name: str, runner: FakeRunner, precision: str = "fp32", **fields) -> Candidate:
+    spec = GraphSpec(kind=name.split()[1], image_size=(SIZE, SIZE), patch=SIZE, min_overlap=4)
+    made = Candidate(name=name, precision=precision, spec=spec, model=None, **fields)
+    made._runner = runner
+    return made
+
+
+def decision_set(base: list[LabelledStrip], more=None, max_extensions: int = 2) -> DecisionSet:
+    return DecisionSet(base, reference, more or (lambda r: []), tolerance=GATE, max_extensions=max_extensions)
+
+
+def degraded(base: list[LabelledStrip], count: int) -> set[str]:
+    """The keys of the first ``count`` defective strips."""
+    return {float(s.strip[0].sum()) for s in [s for s in base if s.label][:count]}
+
+
+def test_the_faster_graph_ships_when_it_passes() -> None:
+    base = strips(0)
+    tiled = candidate("fp32 tiled", FakeRunner(delay=0.002))
+    full = candidate("fp32 full_frame", FakeRunner(rounded, delay=0.0005))
+    chosen, reason = choose_graph([tiled, full], tiled, decision_set(base))
+    assert chosen is full
+    assert full.rank == 0 and full.time_ratio < 0.5 and "fastest" in reason
+
+
+def test_a_faster_graph_that_loses_accuracy_does_not_ship() -> None:
+    base = strips(1)
+    tiled = candidate("fp32 tiled", FakeRunner(delay=0.002))
+    full = candidate("fp32 full_frame", FakeRunner(delay=0.0005, degrade=degraded(base, 8)))
+    chosen, reason = choose_graph([tiled, full], tiled, decision_set(base))
+    assert chosen is tiled
+    assert full.comparison.verdict == "fail"
+    assert "full_frame" in reason
+
+
+def test_a_graph_not_shown_faster_does_not_displace_the_reference() -> None:
+    base = strips(2)
+    tiled = candidate("fp32 tiled", FakeRunner(delay=0.001))
+    same_speed = candidate("fp32 full_frame", FakeRunner(rounded, delay=0.001))
+    chosen, _ = choose_graph([tiled, same_speed], tiled, decision_set(base))
+    assert chosen is tiled and same_speed.rank == 2
+
+
+def int8_factory(behaviour: dict, calls: list):
+    """make(fp32, method, islands) over a table: (method, islands) -> FakeRunner."""
+
+    def make(fp32: Candidate, method: str, islands: tuple[str, ...]) -> Candidate:
+        calls.append((method, islands))
+        runner = behaviour.get((method, islands), behaviour.get((method, "*")))
+        made = candidate(
+            f"int8 {fp32.spec.kind} {method}{''.join(' +' + i for i in islands)}",
+            runner,
+            precision="int8",
+            method=method,
+            islands=islands,
+            float_nodes=10 * len(islands),
+        )
+        return made
+
+    return make
+
+
+def test_calibration_choice_follows_the_gate_not_the_closest_heatmap() -> None:
+    """minmax has the smaller heatmap error but loses defects; entropy only rounds: entropy ships."""
+    base = strips(3)
+    fp32 = candidate("fp32 tiled", FakeRunner())
+    lost = degraded(base, 8)
+    behaviour = {
+        ("minmax", ()): FakeRunner(degrade=lost),
+        ("entropy", ()): FakeRunner(lambda h: rounded(h + 0.01)),
+    }
+    calls: list = []
+    tried: list[Candidate] = []
+    chosen = choose_int8(
+        [fp32],
+        ["minmax", "entropy"],
+        lambda g: ["head"],
+        int8_factory(behaviour, calls),
+        decision_set(base),
+        tried,
+    )
+    minmax = next(c for c in tried if c.method == "minmax")
+    assert np.mean(minmax.heatmap_mae) < np.mean(chosen.heatmap_mae)
+    assert chosen.method == "entropy" and chosen.islands == ()
+    assert all(islands == () for _, islands in calls)  # no float island where none is needed
+
+
+def test_float_islands_only_where_the_gate_needs_them() -> None:
+    base = strips(4)
+    fp32 = candidate("fp32 tiled", FakeRunner())
+    lost = degraded(base, 8)
+    behaviour = {
+        ("minmax", ()): FakeRunner(degrade=lost),
+        ("percentile", ()): FakeRunner(degrade=lost),
+        ("minmax", ("head",)): FakeRunner(rounded),
+        ("minmax", ("input",)): FakeRunner(degrade=lost),
+        ("minmax", ("input", "head")): FakeRunner(rounded),
+    }
+    calls: list = []
+    tried: list[Candidate] = []
+    make = int8_factory(behaviour, calls)
+    chosen = choose_int8(
+        [fp32], ["minmax", "percentile"], lambda g: ["input", "head"], make, decision_set(base), tried
+    )
+    assert chosen is not None and chosen.islands == ("head",)
+
+
+def test_a_second_graph_is_tried_before_refusing() -> None:
+    base = strips(5)
+    full, tiled = candidate("fp32 full_frame", FakeRunner()), candidate("fp32 tiled", FakeRunner())
+    lost = degraded(base, 8)
+
+    def make(fp32: Candidate, method: str, islands: tuple[str, ...]) -> Candidate:
+        runner = FakeRunner(rounded) if fp32 is tiled and not islands else FakeRunner(degrade=lost)
+        return candidate(f"int8 {fp32.spec.kind} {method}", runner, "int8", method=method, islands=islands)
+
+    tried: list[Candidate] = []
+    chosen = choose_int8([full, tiled], ["minmax"], lambda g: ["head"], make, decision_set(base), tried)
+    assert chosen is not None and chosen.spec.kind == "tiled"
+
+
+def test_nothing_passes_nothing_is_chosen_and_everything_tried_is_kept() -> None:
+    base = strips(6)
+    fp32 = candidate("fp32 tiled", FakeRunner())
+    lost = degraded(base, 8)
+    behaviour = {("minmax", "*"): FakeRunner(degrade=lost)}
+    tried: list[Candidate] = []
+    calls: list = []
+    chosen = choose_int8(
+        [fp32],
+        ["minmax"],
+        lambda g: ["input", "head"],
+        int8_factory(behaviour, calls),
+        decision_set(base),
+        tried,
+    )
+    assert chosen is None
+    assert [c.islands for c in tried][:3] == [(), ("input",), ("head",)]
+    assert sorted(tried[-1].islands) == ["head", "input"]  # then both, and nothing is left to try
+    assert all(c.comparison.verdict == "fail" for c in tried)
+
+
+def test_an_undecided_candidate_gets_more_strips_then_passes() -> None:
+    """Ten strips cannot resolve one swapped pair (1/25 of AUROC); the synthesised ones can."""
+    base = strips(7, good=5, defective=5)
+    more = strips(8, background=40)  # darker good strips: the pushed-down defect still beats them
+    scores = sorted((reference(s.strip)[1], s.label, float(s.strip[0].sum())) for s in base)
+    # Push the weakest defect just below the strongest good strip: one misordered pair.
+    weakest = min(s for s in scores if s[1] == 1)[2]
+    strongest_good = max(s[0] for s in scores if s[1] == 0)
+
+    class OnePairSwapped(FakeRunner):
+        def run(self, strip):
+            heatmap, _ = reference(strip)
+            if float(strip[0].sum()) == weakest:
+                heatmap = np.minimum(heatmap, strongest_good - 1e-3)
+            return heatmap, float(heatmap.max())
+
+    decision = decision_set(base, more=lambda r: more)
+    swapped = candidate("int8 tiled minmax", OnePairSwapped(), "int8")
+    assert decide([swapped], decision) is swapped
+    assert decision.extensions == 1 and len(decision.strips) == 10 + 80
+    assert swapped.measured == 90
+
+    strict = decision_set(base, more=lambda r: more, max_extensions=0)
+    assert decide([candidate("int8 tiled minmax", OnePairSwapped(), "int8")], strict) is None
