@@ -26,11 +26,11 @@ $(shell mkdir -p build && find python export -name '*.py' | sort > $(PY_FILE_LIS
 NATIVE_SOURCES := CMakeLists.txt pyproject.toml $(PY_FILE_LIST) $(shell find cpp bindings cmake -type f 2>/dev/null)
 CPP_TEST_SOURCES := $(shell find tests/cpp -type f 2>/dev/null)
 
-.PHONY: help setup demo test test-python test-cpp cpp bench clean test-sanitize fuzz fuzz-smoke fuzz-build
+.PHONY: help setup demo demo-smoke test test-python test-cpp cpp bench clean test-sanitize fuzz fuzz-smoke fuzz-build
 
 help:
 	@echo "make demo   - set up, then run the main job end to end on the embedded demo dataset"
-	@echo "make test   - set up, then run every test (pytest, CTest, CTest under ASan+UBSan, a fuzz smoke)"
+	@echo "make test   - set up, then run every test (pytest, CTest, CTest under ASan+UBSan, a fuzz smoke, a demo smoke)"
 	@echo "make bench  - set up, then benchmark against the seed pipeline (benchmarks/results/)"
 	@echo "make fuzz   - run each libFuzzer harness for FUZZ_SECONDS (default $(FUZZ_SECONDS)) seconds"
 
@@ -132,10 +132,18 @@ fuzz-smoke:
 	  FUZZ_CORPUS=$(FUZZ_BUILD)/smoke_corpus FUZZ_FLAGS="-seed=1 -reload=0" FUZZ_WRAPPER="$(FUZZ_FIXED_ADDRESSES)"
 
 test: setup
-	$(MAKE) --no-print-directory -k test-python test-cpp test-sanitize fuzz-smoke
+	$(MAKE) --no-print-directory -k test-python test-cpp test-sanitize fuzz-smoke demo-smoke
 
+# The demo's whole path (synthesise -> train -> evaluate -> export FP32 and INT8 -> the C++ runtime
+# -> latency) on a few small strips and a tiny network: every step must hand the next what it
+# needs. Accuracy is not its question (make demo's is).
+demo-smoke: setup
+	rm -rf build/demo_smoke
+	$(VENV)/bin/defectkit demo --smoke --out build/demo_smoke
+
+# DEMO_ARGS passes options on, e.g. DEMO_ARGS="--train-seed 1 --precision fp32" (defectkit demo --help).
 demo: setup
-	$(VENV)/bin/defectkit demo --out $(DEMO_OUT)
+	$(VENV)/bin/defectkit demo --out $(DEMO_OUT) $(DEMO_ARGS)
 
 # The benchmark needs the native module and the defectkit-bench tool, both installed by setup
 # (the tool lands in $(VENV)/bin). BENCH_ARGS passes options on (benchmarks/run.py --help).

@@ -60,7 +60,8 @@ def choose_int8(
 
     For each FP32 graph in order: INT8 end to end with each calibration method; only if none
     passes, parts of the graph (``groups(fp32)``) kept in float, added greedily (each round the
-    part that brought the worst upper bound down most stays), fewest float nodes preferred.
+    part that brought the worst upper bound down most stays; the search ends when none brings
+    it down), fewest float nodes preferred.
     """
     for fp32 in graphs:
         pool = [make(fp32, method, ()) for method in methods]
@@ -71,6 +72,7 @@ def choose_int8(
         best = min(pool, key=lambda c: c.comparison.worst_upper_bound)
         names = list(groups(fp32))
         kept: tuple[str, ...] = ()
+        bound = best.comparison.worst_upper_bound
         while len(kept) < len(names):
             pool = [make(fp32, best.method, (*kept, name)) for name in names if name not in kept]
             for candidate in pool:
@@ -79,5 +81,8 @@ def choose_int8(
             chosen = decide(pool, decision)
             if chosen is not None:
                 return chosen
-            kept = min(pool, key=lambda c: c.comparison.worst_upper_bound).islands
+            closest = min(pool, key=lambda c: c.comparison.worst_upper_bound)
+            if closest.comparison.worst_upper_bound >= bound:
+                break  # no part brought the bound down: more float will not pass either
+            kept, bound = closest.islands, closest.comparison.worst_upper_bound
     return None

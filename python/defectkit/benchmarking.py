@@ -144,7 +144,7 @@ def _cpu_name() -> str:
 
 
 def _cpu_flags() -> list[str]:
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "fma")
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "fma")
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             for line in handle:

@@ -96,6 +96,7 @@ def train_demo_model(data: pathlib.Path, run: pathlib.Path, args: argparse.Names
     start = time.perf_counter()
     row = train(config)
     minutes = (time.perf_counter() - start) / 60
+    row = {**row, "minutes": minutes}
     epochs = json.loads((run / "config.json").read_text())["epochs"]  # 0 resolved by the training set's size
     print(
         f"[demo] trained width {config.width} for {epochs} epochs in {minutes:.1f} min "
@@ -137,7 +138,7 @@ def export_demo_model(run: pathlib.Path, out: pathlib.Path, smoke: bool) -> dict
 
     start = time.perf_counter()
     # A smoke's network is barely trained: its INT8 may fail the gate, and is written anyway.
-    extra = ["--allow-accuracy-drop"] if smoke else []
+    extra = ["--allow-accuracy-drop", "--calibration", "minmax", "--max-extensions", "0"] if smoke else []
     if main(["export", str(run), "--out", str(out), "--int8", *extra]) != 0:
         msg = f"export of {run} failed (see above)"
         raise defectkit.Error(msg)
@@ -155,7 +156,7 @@ def evaluate_artifacts(data: pathlib.Path, artifacts: pathlib.Path, torch_result
         inspector = defectkit.Inspector(artifacts / name)
         patch = int(inspector.metadata["tiling"]["patch"])
         result = results[name] = evaluate_run(inspector, data, patch, progress=False)
-        threshold = inspector.metadata["thresholds"]["image"]
+        threshold = result["artifact_threshold"] = inspector.metadata["thresholds"]["image"]
         flagged = flagged_at(result["scores"], threshold)
         print(
             f"[demo] native {name}: image AUROC {result['image_auroc']:.4f}, pixel AUROC "
@@ -199,10 +200,11 @@ def infer_with_tool(data: pathlib.Path, artifacts: pathlib.Path, out: pathlib.Pa
     )
 
 
-def benchmark_artifacts(data: pathlib.Path, artifacts: pathlib.Path, threads: int, runs: int = 24) -> None:
+def benchmark_artifacts(data: pathlib.Path, artifacts: pathlib.Path, threads: int, runs: int = 24) -> dict:
     """One latency line per artifact on the demo's good test strips (read natively every run)."""
     from defectkit.cli.bench import bench
 
+    p50 = {}
     for name in ("model_fp32.onnx", "model_int8.onnx"):
         r = bench(artifacts / name, data / "test" / "good", runs=runs, warmup=min(4, runs), threads=threads)
         print(
@@ -210,6 +212,8 @@ def benchmark_artifacts(data: pathlib.Path, artifacts: pathlib.Path, threads: in
             f"{r['strips_per_s']:.2f} strips/s ({r['runs']} runs incl. file read, threads "
             f"{threads or 'auto'}, load {r['load_average'][0][0]:.1f}); `defectkit bench` for more"
         )
+        p50[name] = r["p50_ms"]
+    return p50
 
 
 def write_panels(data: pathlib.Path, run: pathlib.Path, out: pathlib.Path) -> None:
@@ -230,6 +234,55 @@ def _summary_line(result: dict) -> str:
     return f"image AUROC {result['image_auroc']:.4f}, pixel AUROC {result['pixel_auroc']:.4f}"
 
 
+def _headline(result: dict, threshold: float) -> dict:
+    """AUROCs, and good strips flagged and defects missed at ``threshold``."""
+    from defectkit.evaluation.metrics import flagged_at
+
+    flagged = flagged_at(result["scores"], threshold)
+    return {
+        "image_auroc": result["image_auroc"],
+        "pixel_auroc": result["pixel_auroc"],
+        "image_threshold": threshold,
+        "good_flagged": flagged["good_flagged"],
+        "good": flagged["good"],
+        "defects_missed": flagged["defective"] - flagged["defective_flagged"],
+        "defective": flagged["defective"],
+    }
+
+
+def write_summary(out: pathlib.Path, args: argparse.Namespace, parts: dict) -> None:
+    """OUT/summary.json: the figures the README's demo table collects (experiments/reference_unet)."""
+    from defectkit.benchmarking import machine_info
+
+    torch_result, report, native = parts["torch"], parts["report"], parts["native"]
+    summary = {
+        "dataset_seed": args.seed,
+        "train_seed": args.train_seed,
+        "precision_asked": args.precision,
+        "precision": parts["training"]["precision"],
+        "smoke": args.smoke,
+        "machine": {k: machine_info()[k] for k in ("cpu", "cpu_flags", "cores")},
+        "training_minutes": parts["training"]["minutes"],
+        "pytorch": _headline(torch_result, torch_result["thresholds"]["image"]),
+        "export": {
+            "graph": report["graph"],
+            "int8_graph": report["int8"]["graph"],
+            "int8_method": report["int8"]["method"],
+            "float_islands": report["int8"]["float_islands"],
+            "gate_passed": report["int8"]["gate"]["passed"],
+            "int8_image_drop": report["int8"]["gate"]["image_auroc"]["drop"],
+            "validation_strips": report["decision"]["strips"],
+            "extensions": report["decision"]["extensions"],
+        },
+        "native": {
+            name: _headline(result, float(result["artifact_threshold"])) for name, result in native.items()
+        },
+        "p50_ms": parts["p50"],
+        "minutes": parts["minutes"],
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
 def run(args: argparse.Namespace) -> int:
     from defectkit.data.demo import make_demo_dataset
 
@@ -244,13 +297,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"[demo] synthesised the demo dataset in {time.perf_counter() - start:.1f} s -> {data}")
     if not check_native_reader(data):
         return 1
-    train_demo_model(data, run_dir, args)
+    training = train_demo_model(data, run_dir, args)
     _expect((run_dir / "best.pt").is_file(), f"training wrote no {run_dir / 'best.pt'}")
     torch_result = evaluate_demo_model(data, run_dir)
     _expect((run_dir / "eval.json").is_file(), "evaluation wrote no eval.json")
     write_panels(data, run_dir, args.out / "panels")
     artifacts = args.out / "artifact"
-    export_demo_model(run_dir, artifacts, args.smoke)
+    report = export_demo_model(run_dir, artifacts, args.smoke)
     for name in ("model_fp32.onnx", "model_int8.onnx", "export_report.json"):
         _expect((artifacts / name).is_file(), f"export wrote no {artifacts / name}")
     native = evaluate_artifacts(data, artifacts, torch_result)
@@ -260,8 +313,12 @@ def run(args: argparse.Namespace) -> int:
             f"the C++ runtime did not inspect every strip with {name}",
         )
     infer_with_tool(data, artifacts, args.out / "native_infer")
-    benchmark_artifacts(data, artifacts, args.threads, runs=4 if args.smoke else 24)
+    p50 = benchmark_artifacts(data, artifacts, args.threads, runs=4 if args.smoke else 24)
     minutes = (time.perf_counter() - begin) / 60
+    parts = dict(
+        training=training, torch=torch_result, report=report, native=native, p50=p50, minutes=minutes
+    )
+    write_summary(args.out, args, parts)
     print(
         f"[demo] done in {minutes:.1f} min: test split {_summary_line(torch_result)} (PyTorch); "
         f"INT8 through the C++ runtime {_summary_line(native['model_int8.onnx'])}"

@@ -34,6 +34,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--allow-accuracy-drop", action="store_true", help="write INT8 even if it fails the accuracy gate"
     )
     parser.add_argument("--data", type=pathlib.Path, help="training data, if the run's recorded path moved")
+    parser.add_argument(
+        "--calibration",
+        default="minmax,entropy,percentile",
+        help="INT8 calibration methods to try, comma-separated (default: all three)",
+    )
+    parser.add_argument(
+        "--max-extensions",
+        type=int,
+        default=2,
+        help="times export may synthesise more validation strips when they cannot decide (default 2)",
+    )
 
 
 def print_summary(report: dict) -> None:
@@ -105,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         roi=args.roi,
         allow_accuracy_drop=args.allow_accuracy_drop,
         data=args.data,
+        methods=tuple(m.strip() for m in args.calibration.split(",") if m.strip()),
+        max_extensions=args.max_extensions,
     )
     report = export_run(options)
     print_summary(report)

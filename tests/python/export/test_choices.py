@@ -183,7 +183,7 @@ def test_a_second_graph_is_tried_before_refusing() -> None:
     assert chosen is not None and chosen.spec.kind == "tiled"
 
 
-def test_nothing_passes_nothing_is_chosen_and_everything_tried_is_kept() -> None:
+def test_nothing_passes_nothing_is_chosen_and_the_search_stops_when_float_does_not_help() -> None:
     base = strips(6)
     fp32 = candidate("fp32 tiled", FakeRunner())
     lost = degraded(base, 8)
@@ -199,8 +199,8 @@ def test_nothing_passes_nothing_is_chosen_and_everything_tried_is_kept() -> None
         tried,
     )
     assert chosen is None
-    assert [c.islands for c in tried][:3] == [(), ("input",), ("head",)]
-    assert sorted(tried[-1].islands) == ["head", "input"]  # then both, and nothing is left to try
+    # Neither part brought the bound down, so no pair of them was tried.
+    assert [c.islands for c in tried] == [(), ("input",), ("head",)]
     assert all(c.comparison.verdict == "fail" for c in tried)
 
 
