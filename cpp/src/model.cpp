@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 #include <numeric>
 
 #include "defectkit/error.h"
@@ -36,6 +37,34 @@ std::string shape_string(const std::vector<int64_t>& s) {
   return out + ")";
 }
 
+struct OrtType {
+  ElementType type;
+  ONNXTensorElementDataType onnx;
+};
+constexpr OrtType kOrtTypes[] = {
+    {ElementType::kFloat32, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT},
+    {ElementType::kUInt8, ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8},
+    {ElementType::kInt64, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64},
+    {ElementType::kInt8, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8},
+    {ElementType::kInt32, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32},
+    {ElementType::kFloat64, ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE},
+    {ElementType::kBool, ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL},
+};
+
+ElementType from_onnx(ONNXTensorElementDataType onnx) {
+  for (const auto& t : kOrtTypes) {
+    if (t.onnx == onnx) return t.type;
+  }
+  return ElementType::kOther;
+}
+
+ONNXTensorElementDataType to_onnx(ElementType type) {
+  for (const auto& t : kOrtTypes) {
+    if (t.type == type) return t.onnx;
+  }
+  return ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+}
+
 std::vector<TensorInfo> describe(const Ort::Session& session, bool inputs) {
   Ort::AllocatorWithDefaultOptions allocator;
   const size_t count = inputs ? session.GetInputCount() : session.GetOutputCount();
@@ -45,7 +74,17 @@ std::vector<TensorInfo> describe(const Ort::Session& session, bool inputs) {
     info.name =
         (inputs ? session.GetInputNameAllocated(i, allocator) : session.GetOutputNameAllocated(i, allocator)).get();
     Ort::TypeInfo type = inputs ? session.GetInputTypeInfo(i) : session.GetOutputTypeInfo(i);
-    if (type.GetONNXType() == ONNX_TYPE_TENSOR) info.shape = type.GetTensorTypeAndShapeInfo().GetShape();
+    info.dtype = ElementType::kOther;
+    if (type.GetONNXType() == ONNX_TYPE_TENSOR) {
+      auto tensor = type.GetTensorTypeAndShapeInfo();
+      info.shape = tensor.GetShape();
+      info.dtype = from_onnx(tensor.GetElementType());
+      std::vector<const char*> symbols(info.shape.size(), nullptr);
+      tensor.GetSymbolicDimensions(symbols.data(), symbols.size());
+      for (size_t d = 0; d < info.shape.size(); ++d) {
+        info.dimension_names.push_back(info.shape[d] < 0 && symbols[d] != nullptr ? symbols[d] : "");
+      }
+    }
     result.push_back(std::move(info));
   }
   return result;
@@ -115,11 +154,13 @@ struct Model::Impl {
   std::map<std::string, std::string> metadata;
 
   // Wraps the caller's input buffers as ONNX Runtime tensors (no copy) after
-  // checking count, rank and fixed dimensions.
+  // checking count, element type, rank, fixed dimensions and buffer size.
+  std::vector<Ort::Value> wrap_inputs(const std::vector<TypedTensorView>& views) const;
   std::vector<Ort::Value> wrap_inputs(const std::vector<TensorView>& views) const;
+  std::vector<Ort::Value> run(std::vector<Ort::Value>& values) const;
 };
 
-std::vector<Ort::Value> Model::Impl::wrap_inputs(const std::vector<TensorView>& views) const {
+std::vector<Ort::Value> Model::Impl::wrap_inputs(const std::vector<TypedTensorView>& views) const {
   if (views.size() != inputs.size()) {
     throw Error(ErrorCode::kInvalidArgument, path + ": the model takes " + std::to_string(inputs.size()) +
                                                  " inputs, got " + std::to_string(views.size()));
@@ -129,6 +170,15 @@ std::vector<Ort::Value> Model::Impl::wrap_inputs(const std::vector<TensorView>& 
   for (size_t i = 0; i < views.size(); ++i) {
     const auto& expected = inputs[i];
     const auto& view = views[i];
+    if (expected.dtype == ElementType::kOther) {
+      throw Error(ErrorCode::kUnsupported,
+                  path + ": input '" + expected.name + "' has an element type defectkit does not pass");
+    }
+    if (view.dtype != expected.dtype) {
+      throw Error(ErrorCode::kInvalidArgument, path + ": input '" + expected.name + "' is " +
+                                                   element_type_name(expected.dtype) + ", got " +
+                                                   element_type_name(view.dtype));
+    }
     bool fits = view.data != nullptr && view.shape.size() == expected.shape.size();
     for (size_t d = 0; fits && d < view.shape.size(); ++d) {
       fits = view.shape[d] > 0 && (expected.shape[d] < 0 || expected.shape[d] == view.shape[d]);
@@ -137,13 +187,39 @@ std::vector<Ort::Value> Model::Impl::wrap_inputs(const std::vector<TensorView>& 
       throw Error(ErrorCode::kInvalidArgument, path + ": input '" + expected.name + "' expects shape " +
                                                    shape_string(expected.shape) + ", got " + shape_string(view.shape));
     }
-    const size_t count = std::accumulate(view.shape.begin(), view.shape.end(), size_t{1},
-                                         [](size_t a, int64_t b) { return a * static_cast<size_t>(b); });
+    const size_t bytes =
+        element_count(view.shape, view.dtype, path + ": input '" + expected.name + "'") * element_size(view.dtype);
+    if (view.size_bytes < bytes) {
+      throw Error(ErrorCode::kInvalidArgument, path + ": input '" + expected.name + "' holds " +
+                                                   std::to_string(view.size_bytes) + " bytes but its shape " +
+                                                   shape_string(view.shape) + " needs " + std::to_string(bytes));
+    }
     // ONNX Runtime only reads inputs; the const_cast is its API's, not a write.
-    values.push_back(Ort::Value::CreateTensor<float>(cpu, const_cast<float*>(view.data), count, view.shape.data(),
-                                                     view.shape.size()));
+    values.push_back(Ort::Value::CreateTensor(cpu, const_cast<void*>(view.data), bytes, view.shape.data(),
+                                              view.shape.size(), to_onnx(view.dtype)));
   }
   return values;
+}
+
+std::vector<Ort::Value> Model::Impl::wrap_inputs(const std::vector<TensorView>& views) const {
+  std::vector<TypedTensorView> typed(views.size());
+  for (size_t i = 0; i < views.size(); ++i) {
+    typed[i].data = views[i].data;
+    typed[i].shape = views[i].shape;
+    // The float API has no byte count: the caller vouches for the shape, as before.
+    typed[i].size_bytes = std::numeric_limits<size_t>::max();
+  }
+  return wrap_inputs(typed);
+}
+
+// Runs every output. Session::Run is documented thread-safe; the C++ wrapper is merely not const.
+std::vector<Ort::Value> Model::Impl::run(std::vector<Ort::Value>& values) const {
+  try {
+    return const_cast<Ort::Session&>(session).Run(Ort::RunOptions{nullptr}, input_names.data(), values.data(),
+                                                  values.size(), output_names.data(), output_names.size());
+  } catch (const Ort::Exception& e) {
+    rethrow_ort(e, ErrorCode::kBackend, path + ": inference failed");
+  }
 }
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -152,7 +228,7 @@ Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
 Model Model::load(const std::string& path, const ModelOptions& options) {
-  struct stat st{};
+  struct stat st {};
   if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     throw Error(ErrorCode::kFileNotFound, path + ": no such model file");
   }
@@ -196,14 +272,7 @@ const std::string& Model::execution_provider() const { return impl_->provider; }
 std::vector<Tensor> Model::run(const std::vector<TensorView>& inputs) const {
   const Impl& m = *impl_;
   std::vector<Ort::Value> values = m.wrap_inputs(inputs);
-  std::vector<Ort::Value> results;
-  try {
-    // Session::Run is documented thread-safe; the C++ wrapper is merely not const.
-    results = const_cast<Ort::Session&>(m.session).Run(Ort::RunOptions{nullptr}, m.input_names.data(), values.data(),
-                                                       values.size(), m.output_names.data(), m.output_names.size());
-  } catch (const Ort::Exception& e) {
-    rethrow_ort(e, ErrorCode::kBackend, m.path + ": inference failed");
-  }
+  std::vector<Ort::Value> results = m.run(values);
   std::vector<Tensor> outputs;
   for (size_t i = 0; i < results.size(); ++i) {
     auto info = results[i].GetTensorTypeAndShapeInfo();
@@ -243,6 +312,27 @@ void Model::run_into(const std::vector<TensorView>& inputs, const std::vector<Mu
   } catch (const Ort::Exception& e) {
     rethrow_ort(e, ErrorCode::kBackend, m.path + ": inference failed");
   }
+}
+
+std::vector<TypedTensor> Model::run_typed(const std::vector<TypedTensorView>& inputs) const {
+  const Impl& m = *impl_;
+  std::vector<Ort::Value> values = m.wrap_inputs(inputs);
+  std::vector<Ort::Value> results = m.run(values);
+  std::vector<TypedTensor> outputs(results.size());
+  for (size_t i = 0; i < results.size(); ++i) {
+    auto info = results[i].GetTensorTypeAndShapeInfo();
+    TypedTensor& t = outputs[i];
+    t.dtype = from_onnx(info.GetElementType());
+    if (t.dtype == ElementType::kOther) {
+      throw Error(ErrorCode::kUnsupported,
+                  m.path + ": output '" + m.outputs[i].name + "' has an element type defectkit does not return");
+    }
+    t.shape = info.GetShape();
+    const size_t bytes = info.GetElementCount() * element_size(t.dtype);
+    const auto* data = static_cast<const uint8_t*>(results[i].GetTensorRawData());
+    t.bytes.assign(data, data + bytes);
+  }
+  return outputs;
 }
 
 }  // namespace defectkit

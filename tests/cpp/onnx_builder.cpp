@@ -69,16 +69,17 @@ std::string initializer(const OnnxInitializer& t) {
 
 std::string value_info(const OnnxValue& value) {
   std::string shape;
+  size_t symbol = 0;
   for (int64_t d : value.shape) {
     std::string dim;
     if (d < 0)
-      bytes_field(dim, 2, "N");  // dim_param
+      bytes_field(dim, 2, symbol < value.symbols.size() ? value.symbols[symbol++] : "N");  // dim_param
     else
       int_field(dim, 1, d);  // dim_value
     bytes_field(shape, 1, dim);
   }
   std::string tensor_type;
-  int_field(tensor_type, 1, 1);  // elem_type FLOAT
+  int_field(tensor_type, 1, value.elem_type);
   bytes_field(tensor_type, 2, shape);
   std::string type;
   bytes_field(type, 1, tensor_type);

@@ -1,7 +1,8 @@
 // Builds tiny ONNX models in memory for the tests, so the C++ suite needs
 // neither Python nor the onnx package. Only the handful of protobuf fields
 // small graphs use are written: nodes with int/ints/float attributes,
-// float32 and int64 initializers, float32 inputs and outputs, metadata_props.
+// float32 and int64 initializers, inputs and outputs of any element type,
+// metadata_props.
 #pragma once
 
 #include <cstdint>
@@ -39,9 +40,14 @@ struct OnnxInitializer {
   std::vector<int64_t> int64s;
 };
 
+// ONNX TensorProto element types the tests use.
+enum OnnxType : int { kOnnxFloat = 1, kOnnxUInt8 = 2, kOnnxInt64 = 7, kOnnxFloat16 = 10 };
+
 struct OnnxValue {
   std::string name;
-  std::vector<int64_t> shape;  // -1: a dynamic dimension named "N"
+  std::vector<int64_t> shape;  // -1: a dynamic dimension, named by `symbols` or else "N"
+  int elem_type = kOnnxFloat;
+  std::vector<std::string> symbols;  // names of the dynamic dimensions, in order (optional)
 };
 
 struct OnnxGraph {
@@ -53,7 +59,7 @@ struct OnnxGraph {
   int opset = 13;
 };
 
-// Serialises the graph as an ONNX ModelProto (float32 tensors only).
+// Serialises the graph as an ONNX ModelProto.
 std::string serialize_onnx(const OnnxGraph& graph);
 
 // Writes serialize_onnx(graph) to `path`.

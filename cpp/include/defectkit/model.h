@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "defectkit/tensor.h"
+
 namespace defectkit {
 
 // ONNX Runtime's graph optimisation levels.
@@ -27,10 +29,12 @@ struct ModelOptions {
 // Parses "disable", "basic", "extended" or "all"; Error(kInvalidArgument) otherwise.
 GraphOptimization parse_graph_optimization(const std::string& name);
 
-// Name and shape of a graph input or output; -1 marks a dynamic dimension.
+// Name, shape and element type of a graph input or output.
 struct TensorInfo {
   std::string name;
-  std::vector<int64_t> shape;
+  std::vector<int64_t> shape;                 // -1 marks a dynamic dimension
+  ElementType dtype = ElementType::kFloat32;  // kOther: a type defectkit does not pass
+  std::vector<std::string> dimension_names;   // per axis: the graph's symbol ("batch"), "" if fixed or unnamed
 };
 
 // A float32 tensor the caller owns; the model reads it without copying.
@@ -81,6 +85,14 @@ class Model {
   // pointer skips that output. Nothing is copied or allocated per output,
   // so buffers can be reused between runs. Thread-safe.
   void run_into(const std::vector<TensorView>& inputs, const std::vector<MutableTensorView>& outputs) const;
+
+  // Runs the graph with one typed tensor per input, in inputs() order (each
+  // of the input's element type), and returns every output with its own
+  // element type, in outputs() order. Throws Error(kInvalidArgument) for a
+  // wrong count, element type, rank, fixed dimension or a buffer smaller than
+  // its shape, Error(kUnsupported) for a graph tensor of a type defectkit does
+  // not pass, Error(kBackend) when the run fails. Thread-safe.
+  std::vector<TypedTensor> run_typed(const std::vector<TypedTensorView>& inputs) const;
 
   // The ONNX Runtime execution provider the session was created with
   // ("CPUExecutionProvider", ...).
