@@ -92,7 +92,7 @@ TEST(ArtifactRefusal, MissingFormatVersion) {
 }
 
 TEST(ArtifactRefusal, NewerFormatVersion) {
-  EXPECT_NE(refusal(with("format_version", "2")).find("format version 2 is newer than this runtime reads (1)"),
+  EXPECT_NE(refusal(with("format_version", "3")).find("format version 3 is newer than this runtime reads (2)"),
             std::string::npos);
 }
 
@@ -100,9 +100,15 @@ TEST(ArtifactRefusal, NonIntegerFormatVersion) {
   EXPECT_NE(refusal(with("format_version", "1.x")).find("must be an integer"), std::string::npos);
 }
 
-TEST(ArtifactRefusal, UnknownFamily) {
-  EXPECT_NE(refusal(with("family", "weld_fusion")).find("unknown model family defectkit.family='weld_fusion'"),
-            std::string::npos);
+// The strip head runs reference_unet only; the generic session runs any family (test_artifact_session.cpp).
+TEST(ArtifactRefusal, AnotherFamily) {
+  const std::string expected = std::string(kPath) +
+                               ": a weld_fusion artifact; defectkit::Inspector runs reference_unet artifacts, "
+                               "ArtifactSession runs any";
+  EXPECT_EQ(refusal(with("family", "weld_fusion")), expected);
+  ArtifactSpec v2 = with("family", "weld_fusion");
+  v2.format_version = 2;
+  EXPECT_EQ(refusal(v2), expected);
 }
 
 TEST(ArtifactRefusal, UnknownGraphKind) {
@@ -203,4 +209,112 @@ TEST(ArtifactRefusal, APlainOnnxFileOpensAsModelButNotAsInspector) {
     EXPECT_EQ(e.code(), ErrorCode::kModel);
     EXPECT_NE(std::string(e.what()).find(path + ": not a defectkit artifact"), std::string::npos) << e.what();
   }
+}
+
+// The same artifacts written in format 2 give the same ArtifactInfo as in format 1.
+TEST(ArtifactInfo, Format2ReadsAsFormat1) {
+  for (const char* graph : {"patch", "tiled", "full_frame"}) {
+    for (bool variant : {false, true}) {
+      ArtifactSpec spec;
+      spec.graph = graph;
+      spec.roi = variant;
+      spec.seed3ch = variant && std::string(graph) != "patch";
+      spec.graph_score = !variant;
+      const ArtifactInfo v1 = defectkit::parse_artifact_info(artifact_metadata(spec), kPath);
+      spec.format_version = 2;
+      const ArtifactInfo v2 = defectkit::parse_artifact_info(artifact_metadata(spec), kPath);
+      const std::string what = std::string(graph) + (variant ? " (roi, seed3ch, no score)" : "");
+      EXPECT_EQ(v1.format_version, 1);
+      EXPECT_EQ(v2.format_version, 2);
+      EXPECT_EQ(v2.graph, v1.graph) << what;
+      EXPECT_EQ(v2.input.name, v1.input.name) << what;
+      EXPECT_EQ(v2.input.channels, v1.input.channels) << what;
+      EXPECT_EQ(v2.input.accepted_channels, v1.input.accepted_channels) << what;
+      EXPECT_EQ(v2.input.fourth_channel, v1.input.fourth_channel) << what;
+      EXPECT_EQ(v2.input.scale, v1.input.scale) << what;
+      EXPECT_EQ(v2.image_height, v1.image_height) << what;
+      EXPECT_EQ(v2.image_width, v1.image_width) << what;
+      EXPECT_EQ(v2.tiling.patch, v1.tiling.patch) << what;
+      EXPECT_EQ(v2.tiling.min_overlap, v1.tiling.min_overlap) << what;
+      EXPECT_EQ(v2.tiling.positions_y, v1.tiling.positions_y) << what;
+      EXPECT_EQ(v2.tiling.mode, v1.tiling.mode) << what;
+      EXPECT_EQ(v2.score.box, v1.score.box) << what;
+      EXPECT_EQ(v2.outputs.format, v1.outputs.format) << what;
+      EXPECT_EQ(v2.outputs.heatmap, v1.outputs.heatmap) << what;
+      EXPECT_EQ(v2.outputs.score, v1.outputs.score) << what;
+      EXPECT_EQ(v2.thresholds.image, v1.thresholds.image) << what;
+      EXPECT_EQ(v2.thresholds.pixel, v1.thresholds.pixel) << what;
+      EXPECT_EQ(v2.precision, v1.precision) << what;
+      EXPECT_EQ(v2.metadata.family, "reference_unet");
+    }
+  }
+}
+
+// Format 2 puts the strip head's fields in defectkit.family_section; refusals name them there.
+TEST(ArtifactRefusal, Format2FamilySectionAndTensors) {
+  auto v2 = [](const std::string& field, const std::string& value) {
+    ArtifactSpec spec;
+    spec.format_version = 2;
+    spec.section_overrides[field] = value;
+    return spec;
+  };
+  EXPECT_NE(refusal(v2("graph", R"("pyramid")")).find("unknown graph kind defectkit.family_section.graph='pyramid'"),
+            std::string::npos);
+  EXPECT_NE(refusal(v2("graph", "null")).find("defectkit.family_section has no 'graph'"), std::string::npos);
+  EXPECT_NE(refusal(v2("graph", "3")).find("defectkit.family_section.graph has the wrong type: 3"), std::string::npos);
+  EXPECT_NE(refusal(v2("channels", "null")).find("defectkit.family_section has no 'channels'"), std::string::npos);
+  EXPECT_NE(refusal(v2("accepted_channels", "[3, 5]")).find("accepted channel count 5"), std::string::npos);
+  EXPECT_NE(refusal(v2("accepted_channels", "[3, 1e300]")).find("accepted_channels has the wrong type"),
+            std::string::npos);
+  EXPECT_NE(refusal(v2("fourth_channel", R"("depth")")).find("fourth_channel 'depth'"), std::string::npos);
+  EXPECT_NE(refusal(v2("image_size", "[40]")).find("defectkit.family_section.image_size must be [H, W]"),
+            std::string::npos);
+  EXPECT_NE(refusal(v2("image_size", "[9000, 9000]")).find("is implausibly large"), std::string::npos);
+  EXPECT_NE(refusal(v2("tiling", "null")).find("a patch artifact needs 'defectkit.family_section.tiling'"),
+            std::string::npos);
+  EXPECT_NE(refusal(v2("tiling", R"({"patch": 16, "min_overlap": 4, "positions_y": [0, 11, 24]})"))
+                .find("defectkit.family_section.tiling.positions_y disagrees with positions_along(40, 16, 1, 4)"),
+            std::string::npos);
+  EXPECT_NE(refusal(v2("tiling", R"({"patch": 32, "min_overlap": 4})"))
+                .find("the patch graph's input is 16 pixels but defectkit.family_section.tiling.patch is 32"),
+            std::string::npos);
+  EXPECT_NE(refusal(v2("score", R"({"box": 4})")).find("defectkit.family_section.score.box must be a positive odd"),
+            std::string::npos);
+  EXPECT_NE(refusal(v2("output_format", R"("rgb")")).find("unknown output format 'rgb'"), std::string::npos);
+  EXPECT_NE(refusal(v2("heatmap_output", R"("anomaly_map")")).find("the graph has no output 'anomaly_map'"),
+            std::string::npos);
+  ArtifactSpec no_pixel;
+  no_pixel.format_version = 2;
+  no_pixel.overrides["thresholds"] = R"({"image": 0.5})";
+  EXPECT_NE(refusal(no_pixel).find("defectkit.thresholds has no 'pixel'"), std::string::npos);
+  ArtifactSpec uint8_input;
+  uint8_input.format_version = 2;
+  uint8_input.overrides["inputs"] =
+      R"([{"name": "patch", "dtype": "uint8", "shape": ["N", 3, 16, 16], "layout": "NCHW", "scale": 255}])";
+  EXPECT_NE(refusal(uint8_input).find("cannot feed the artifact's input: dtype 'uint8' (only float32)"),
+            std::string::npos);
+  ArtifactSpec no_scale = uint8_input;
+  no_scale.overrides["inputs"] = R"([{"name": "patch", "dtype": "float32", "shape": ["N", 3, 16, 16],
+                                      "layout": "NCHW", "scale": null}])";
+  EXPECT_NE(refusal(no_scale).find("cannot feed the artifact's input: no scale"), std::string::npos);
+  ArtifactSpec rank3 = uint8_input;
+  rank3.overrides["inputs"] =
+      R"([{"name": "patch", "dtype": "float32", "shape": ["N", 16, 16], "layout": "NHW", "scale": 255}])";
+  EXPECT_NE(refusal(rank3).find("cannot feed the artifact's input: layout 'NHW' (only NCHW)"), std::string::npos);
+  ArtifactSpec two_inputs = uint8_input;
+  two_inputs.overrides["inputs"] = R"([{"name": "patch", "dtype": "float32", "shape": ["N", 3, 16, 16],
+      "layout": "NCHW", "scale": 255}, {"name": "extra", "dtype": "float32", "shape": [1], "layout": "N"}])";
+  EXPECT_NE(refusal(two_inputs).find("an artifact graph takes exactly one input"), std::string::npos);
+}
+
+// An Inspector opens a format-2 artifact and gives what the format-1 one gives.
+TEST(ArtifactInfo, InspectorOpensFormat2Artifacts) {
+  ArtifactSpec spec;
+  spec.format_version = 2;
+  const auto inspector = defectkit::Inspector::open(defectkit::testing::write_artifact(spec, "patch_v2.onnx"));
+  EXPECT_EQ(inspector.info().format_version, 2);
+  EXPECT_EQ(inspector.info().tiling.patch, 16);
+  EXPECT_TRUE(inspector.info().metadata.graph_checked);
+  ASSERT_EQ(inspector.info().metadata.inputs.size(), 1u);
+  EXPECT_EQ(defectkit::shape_string(inspector.info().metadata.inputs[0].shape), "(batch, 3, 16, 16)");
 }

@@ -1,17 +1,18 @@
-// defectkit::ArtifactInfo — the `defectkit.` metadata of an artifact, typed
-// and validated against docs/ARTIFACT.md (format version 1).
+// defectkit::ArtifactInfo — what the strip head (Inspector) needs of a
+// reference_unet artifact: its family section and tensors, typed and
+// validated against docs/ARTIFACT.md. Read from format 2 and format 1 alike,
+// through the generic ArtifactMetadata (artifact_metadata.h).
 #pragma once
 
 #include <map>
 #include <string>
 #include <vector>
 
+#include "defectkit/artifact_metadata.h"
+
 namespace defectkit {
 
 class Model;
-
-// The newest artifact format this runtime reads; newer files are refused.
-constexpr int kArtifactFormatVersion = 1;
 
 enum class GraphKind {
   kTiled,      // (N, C, H, W) at image_size in; tiling baked into the graph
@@ -31,8 +32,8 @@ enum class OutputFormat {
 
 struct InputSpec {
   std::string name;                    // graph input, "strip" or "patch"
-  std::string layout = "NCHW";         // the only layout of format 1
-  std::string dtype = "float32";       // the only dtype of format 1
+  std::string layout = "NCHW";         // the only layout the strip head feeds
+  std::string dtype = "float32";       // the only dtype the strip head feeds
   float scale = 255.0f;                // inputs are on the 0..scale range
   std::vector<std::string> channels;   // model channels, in order: target, ref1, ref2
   std::vector<int> accepted_channels;  // strip channel counts the graph accepts: a subset of {3, 4}
@@ -55,9 +56,9 @@ struct ScoreSpec {
 };
 
 struct OutputSpec {
-  OutputFormat format = OutputFormat::kRaw;
-  std::string heatmap = "heatmap";  // graph output holding the heatmap
-  std::string score;                // graph output holding the score; empty: the runtime computes it
+  OutputFormat format = OutputFormat::kRaw;  // family section `output_format`
+  std::string heatmap = "heatmap";           // graph output holding the heatmap
+  std::string score;                         // graph output holding the score; empty: the runtime computes it
 };
 
 struct Thresholds {
@@ -66,11 +67,11 @@ struct Thresholds {
 };
 
 struct ArtifactInfo {
-  int format_version = 0;
-  std::string family;  // "reference_unet"
+  int format_version = 0;  // as written in the file: 1 or 2
+  std::string family;      // "reference_unet"
   GraphKind graph = GraphKind::kPatch;
   InputSpec input;
-  int image_height = 0;  // defectkit.image_size
+  int image_height = 0;  // family section image_size
   int image_width = 0;
   TilingSpec tiling;  // required for patch graphs; else as written (may be empty)
   ScoreSpec score;
@@ -78,21 +79,28 @@ struct ArtifactInfo {
   Thresholds thresholds;
   std::string precision = "fp32";      // "fp32" or "int8"
   std::string provenance_json = "{}";  // defectkit.provenance, verbatim JSON text
+  ArtifactMetadata metadata;           // the generic metadata this was read from
 };
 
 // Returns "tiled", "full_frame" or "patch".
 const char* graph_kind_name(GraphKind kind) noexcept;
 
-// Parses and validates the `defectkit.` keys of `metadata` (ONNX
-// metadata_props). Refuses a missing or newer format_version, an unknown
-// family or graph kind, an input spec this runtime cannot feed, malformed
-// JSON or an inconsistent tiling, each with Error(kModel) whose message
-// starts with `path`. Thread-safe.
+// The strip head's view of generic metadata: refuses another family
+// ("<path>: a weld_fusion artifact; defectkit::Inspector runs reference_unet
+// artifacts, ArtifactSession runs any"), a family section or input spec this
+// runtime cannot feed, or an inconsistent tiling; when the tensor shapes are
+// known (format 2, or after validate_against_graph) also tensors whose ranks,
+// channels or sizes disagree with the family section. Error(kModel) whose
+// message starts with `path`. Thread-safe.
+ArtifactInfo artifact_info_from(const ArtifactMetadata& metadata, const std::string& path);
+
+// artifact_info_from(parse_artifact_metadata(metadata, path), path): the
+// `defectkit.` keys of ONNX metadata_props, format 1 or 2. Thread-safe.
 ArtifactInfo parse_artifact_info(const std::map<std::string, std::string>& metadata, const std::string& path);
 
-// parse_artifact_info(model.metadata(), model.path()), then checks that the
-// named input and outputs exist in the graph with the ranks the graph kind
-// needs. Throws Error(kModel). Thread-safe.
+// artifact_info_from(read_artifact_metadata(model), model.path()): the
+// metadata checked against the graph, then the strip head's checks.
+// Throws Error(kModel). Thread-safe.
 ArtifactInfo read_artifact_info(const Model& model);
 
 }  // namespace defectkit

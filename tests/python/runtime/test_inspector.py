@@ -154,8 +154,11 @@ def test_metadata_is_typed(patch_inspector: defectkit.Inspector) -> None:
     ("overrides", "message"),
     [
         ({"format_version": ...}, "not a defectkit artifact: metadata has no 'defectkit.format_version'"),
-        ({"format_version": "2"}, "format version 2 is newer than this runtime reads"),
-        ({"family": "weld_fusion"}, "unknown model family"),
+        ({"format_version": "3"}, "format version 3 is newer than this runtime reads"),
+        (
+            {"family": "weld_fusion"},
+            "a weld_fusion artifact; defectkit::Inspector runs reference_unet artifacts",
+        ),
         (
             {
                 "input": '{"name": "patch", "layout": "NHWC", "dtype": "float32", "scale": 255, "channels": '

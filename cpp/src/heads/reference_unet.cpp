@@ -1,9 +1,13 @@
-#include "defectkit/inspector.h"
-
+// The reference_unet head: defectkit::Inspector (inspector.h) over the
+// generic ArtifactSession. Strip in (StripReader or the caller's buffer),
+// tiling and batching for patch graphs, the session's model run into pooled
+// buffers, stitching, scoring, thresholds and regions out.
 #include <algorithm>
 #include <mutex>
 
+#include "defectkit/artifact_session.h"
 #include "defectkit/error.h"
+#include "defectkit/inspector.h"
 #include "defectkit/integrity.h"
 #include "defectkit/strip_reader.h"
 #include "defectkit/tiling.h"
@@ -23,7 +27,8 @@ struct Workspace {
 }  // namespace
 
 struct Inspector::Impl {
-  Model model;
+  ArtifactSession session;
+  const Model& model;  // the session's
   ArtifactInfo info;
   InspectorOptions options;
   int64_t graph_channels = -1;  // full-image graphs: the input's C, -1 when dynamic
@@ -35,7 +40,7 @@ struct Inspector::Impl {
   mutable std::mutex pool_mutex;
   mutable std::vector<std::unique_ptr<Workspace>> pool;
 
-  explicit Impl(Model m) : model(std::move(m)) {}
+  explicit Impl(ArtifactSession s) : session(std::move(s)), model(session.model()) {}
 
   std::unique_ptr<Workspace> acquire() const {
     std::lock_guard<std::mutex> lock(pool_mutex);
@@ -176,9 +181,9 @@ Inspector Inspector::open(const std::string& path, const InspectorOptions& optio
   // Hashed, then loaded by path: a file swapped in between is not caught; the
   // check is against corruption in transit or on disk, not a local attacker.
   if (options.verify || !options.expected_sha256.empty()) verify_sha256(path, options.expected_sha256);
-  auto impl = std::make_unique<Impl>(Model::load(path, options.model));
+  auto impl = std::make_unique<Impl>(ArtifactSession::open(path, options.model));
   impl->options = options;
-  impl->info = read_artifact_info(impl->model);
+  impl->info = artifact_info_from(impl->session.metadata(), path);
   const Model& m = impl->model;
   for (size_t i = 0; i < m.outputs().size(); ++i) {
     if (m.outputs()[i].name == impl->info.outputs.heatmap) impl->heatmap_output = i;
@@ -187,7 +192,7 @@ Inspector Inspector::open(const std::string& path, const InspectorOptions& optio
       impl->has_score_output = true;
     }
   }
-  const auto& input = m.inputs()[0].shape;  // read_artifact_info checked: one 4-D input
+  const auto& input = m.inputs()[0].shape;  // artifact_info_from checked: one 4-D input
   impl->graph_batch = input[0];
   impl->graph_channels = input[1];
   impl->heatmap_channels = impl->info.outputs.format == OutputFormat::kSeed3ch ? 3 : 1;
