@@ -1,5 +1,6 @@
-// The C API over Inspector: every entry point catches everything, so no C++
-// exception reaches a C caller; failures leave a thread-local message.
+// The C API over Inspector and Model (the session's part: c_api_session.cpp):
+// every entry point catches everything, so no C++ exception reaches a C
+// caller; failures leave a thread-local message.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -7,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "c_api_internal.h"
 #include "defectkit/defectkit_c.h"
 #include "defectkit/error.h"
 #include "defectkit/inspector.h"
@@ -24,43 +26,32 @@ struct dk_model {
   defectkit::Model model;
 };
 
+namespace defectkit::c_api {
+
+std::string& last_error() {
+  thread_local std::string message;
+  return message;
+}
+
+ModelOptions model_options(const dk_inspector_options* o) {
+  ModelOptions options;
+  if (o == nullptr) return options;
+  options.intra_op_threads = o->intra_op_threads;
+  options.inter_op_threads = o->inter_op_threads;
+  if (o->execution_provider) options.execution_provider = o->execution_provider;
+  if (o->graph_optimization) options.graph_optimization = parse_graph_optimization(o->graph_optimization);
+  if (o->onnxruntime_library) options.onnxruntime_library = o->onnxruntime_library;
+  return options;
+}
+
+}  // namespace defectkit::c_api
+
 namespace {
 
-thread_local std::string g_last_error;
-
-template <typename Fn>
-dk_status guarded(Fn&& fn) noexcept {
-  try {
-    g_last_error.clear();
-    fn();
-    return DK_OK;
-  } catch (const defectkit::Error& e) {
-    g_last_error = e.what();
-    return static_cast<dk_status>(e.code());
-  } catch (const std::bad_alloc&) {
-    g_last_error = "out of memory";
-  } catch (const std::exception& e) {
-    g_last_error = e.what();
-  } catch (...) {
-    g_last_error = "unknown error";
-  }
-  return DK_INTERNAL;
-}
-
-void require(bool ok, const char* what) {
-  if (!ok) throw defectkit::Error(defectkit::ErrorCode::kInvalidArgument, what);
-}
-
-void require(bool ok, const std::string& what) { require(ok, what.c_str()); }
-
-// The int a C caller passed for an enum parameter, read as bytes (no enum load).
-template <typename Enum>
-int raw_enum(const Enum& value) {
-  static_assert(sizeof(Enum) == sizeof(int), "C enums are int-sized");
-  int raw = 0;
-  std::memcpy(&raw, &value, sizeof raw);
-  return raw;
-}
+using defectkit::c_api::guarded;
+using defectkit::c_api::model_options;
+using defectkit::c_api::raw_enum;
+using defectkit::c_api::require;
 
 defectkit::InspectOptions to_cpp(const dk_inspect_options* o) {
   defectkit::InspectOptions options;
@@ -89,17 +80,6 @@ dk_inspection* to_c(const defectkit::Inspection& r) {
   out->image_threshold = r.image_threshold;
   out->pixel_threshold = r.pixel_threshold;
   return out;
-}
-
-defectkit::ModelOptions model_options(const dk_inspector_options* o) {
-  defectkit::ModelOptions options;
-  if (o == nullptr) return options;
-  options.intra_op_threads = o->intra_op_threads;
-  options.inter_op_threads = o->inter_op_threads;
-  if (o->execution_provider) options.execution_provider = o->execution_provider;
-  if (o->graph_optimization) options.graph_optimization = defectkit::parse_graph_optimization(o->graph_optimization);
-  if (o->onnxruntime_library) options.onnxruntime_library = o->onnxruntime_library;
-  return options;
 }
 
 }  // namespace
@@ -164,9 +144,7 @@ dk_status dk_inspect_buffer(const dk_inspector* inspector, const void* data, siz
     require(out != nullptr, "dk_inspect_buffer: out is NULL");
     *out = nullptr;
     require(inspector != nullptr, "dk_inspect_buffer: inspector is NULL");
-    // C callers may pass any int as an enum; in C++ merely reading an enum
-    // outside its range is undefined (UBSan: "load of value 7, which is not
-    // a valid value for type 'dk_dtype'"), so validate the raw integers.
+    // C callers may pass any int as an enum: validate the raw integers.
     const int raw_dtype = raw_enum(dtype), raw_layout = raw_enum(layout);
     require(raw_dtype == DK_FLOAT32 || raw_dtype == DK_UINT8 || raw_dtype == DK_UINT16,
             "dk_inspect_buffer: unknown dtype " + std::to_string(raw_dtype));
@@ -261,7 +239,7 @@ void dk_tensors_free(dk_tensor* tensors, size_t count) {
   delete[] tensors;
 }
 
-const char* dk_last_error(void) { return g_last_error.c_str(); }
+const char* dk_last_error(void) { return defectkit::c_api::last_error().c_str(); }
 
 const char* dk_status_name(dk_status status) {
   if (status == DK_INTERNAL) return "internal";

@@ -3,6 +3,9 @@
 //   DIR/patch.onnx  patch artifact, patch 16, overlap 4, thresholds image 0.4, pixel 0.61
 //       (heatmap: see artifact_fixtures.h)
 //   DIR/tiled.onnx  tiled artifact taking 37 x 29 strips (heatmap = target / 255)
+//   DIR/patch_v2.onnx  patch.onnx's graph with format-2 metadata
+//   DIR/session.onnx  a format-2 "test_fusion" artifact with two inputs and two
+//       outputs (write_session_artifact in artifact_fixtures.h)
 //   DIR/strip_0.tif, strip_1.tif  4-channel float32 37 x 29 strips, values
 //       channel c < 3: (c * 50 + y * 13 + x * 29 + k * 40) % 256 for strip k;
 //       channel 3: 0 where (y / 5 + x / 4) % 3 == 0, else 1 (an ROI)
@@ -122,11 +125,15 @@ int main(int argc, char** argv) {
     patch.pixel_threshold = 0.61f;
     dt::ArtifactSpec tiled = patch;
     tiled.graph = "tiled";
-    for (const auto& [spec, name] : {std::pair{patch, "patch.onnx"}, std::pair{tiled, "tiled.onnx"}}) {
+    dt::ArtifactSpec patch_v2 = patch;
+    patch_v2.format_version = 2;
+    for (const auto& [spec, name] :
+         {std::pair{patch, "patch.onnx"}, std::pair{tiled, "tiled.onnx"}, std::pair{patch_v2, "patch_v2.onnx"}}) {
       // write_artifact writes under its temp folder; copy it into DIR.
       std::ifstream in(dt::write_artifact(spec, name), std::ios::binary);
       std::ofstream(dir + "/" + name, std::ios::binary) << in.rdbuf();
     }
+    dt::write_session_artifact(dir + "/session.onnx");
     std::ofstream list(dir + "/strips.txt");
     std::ofstream expected(dir + "/expected_patch.txt");
     for (int k = 0; k < 2; ++k) {

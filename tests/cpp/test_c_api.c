@@ -25,6 +25,123 @@ static float strip_value(int c, int y, int x) {
   return (float)((c * 50 + y * 13 + x * 29) % 256);
 }
 
+/* Any artifact through dk_session: session.onnx (two typed inputs, two typed outputs), the
+ * format-1 patch.onnx, and the strip head refusing another family. */
+static void test_session(const char* dir) {
+  char path[4096], v1[4096], missing[4096];
+  dk_session* session = NULL;
+  dk_inspector* inspector = NULL;
+  dk_tensor_spec spec;
+  dk_named_tensor inputs[2], *outputs = NULL;
+  size_t output_count = 99;
+  float threshold = 0.0f, series[2 * 8];
+  unsigned char image[2 * 2 * 3 * 3];
+  const int64_t image_shape[4] = {2, 2, 3, 3}, series_shape[2] = {2, 8};
+  int n, i;
+
+  snprintf(path, sizeof path, "%s/session.onnx", dir);
+  snprintf(v1, sizeof v1, "%s/patch.onnx", dir);
+  snprintf(missing, sizeof missing, "%s/no_such.onnx", dir);
+  session = (dk_session*)1;
+  CHECK(dk_session_create(missing, NULL, &session) == DK_FILE_NOT_FOUND && session == NULL);
+  CHECK(dk_session_create(path, NULL, &session) == DK_OK);
+  if (session == NULL) return;
+
+  /* The metadata, typed. */
+  CHECK(dk_session_format_version(session) == 2);
+  CHECK(strcmp(dk_session_family(session), "test_fusion") == 0);
+  CHECK(strcmp(dk_session_precision(session), "fp32") == 0);
+  CHECK(strstr(dk_session_family_section(session), "\"bank_size\": 4") != NULL);
+  CHECK(strstr(dk_session_provenance(session), "defectkit_version") != NULL);
+  CHECK(dk_session_input_count(session) == 2 && dk_session_output_count(session) == 2);
+  CHECK(dk_session_input(session, 0, &spec) == DK_OK);
+  CHECK(strcmp(spec.name, "image") == 0 && spec.dtype == DK_ELEMENT_UINT8 && spec.rank == 4);
+  CHECK(spec.shape[0] == -1 && spec.shape[2] == -1 && spec.shape[3] == 3);
+  CHECK(strcmp(spec.symbols[0], "batch") == 0 && strcmp(spec.symbols[2], "width") == 0 && spec.symbols[3][0] == 0);
+  CHECK(strcmp(spec.layout, "NHWC") == 0 && spec.scale == 255.0f && strcmp(spec.meaning, "camera image") == 0);
+  CHECK(dk_session_input(session, 1, &spec) == DK_OK);
+  CHECK(spec.dtype == DK_ELEMENT_FLOAT32 && isnan(spec.scale) && spec.shape[1] == 8);
+  CHECK(dk_session_output(session, 1, &spec) == DK_OK);
+  CHECK(strcmp(spec.name, "peak") == 0 && spec.dtype == DK_ELEMENT_INT64 && spec.rank == 1);
+  CHECK(dk_session_input(session, 2, &spec) == DK_INVALID_ARGUMENT);
+  CHECK(dk_session_threshold_count(session) == 1);
+  CHECK(strcmp(dk_session_threshold_name(session, 0), "score") == 0 && dk_session_threshold_name(session, 1) == NULL);
+  CHECK(dk_session_threshold(session, "score", &threshold) == DK_OK && threshold == 0.5f);
+  CHECK(dk_session_threshold(session, "pixel", &threshold) == DK_INVALID_ARGUMENT);
+  CHECK(strstr(dk_last_error(), "no threshold 'pixel' (the artifact has: score)") != NULL);
+
+  /* A run, inputs in any order; outputs in the artifact's order, typed. */
+  for (i = 0; i < (int)sizeof image; ++i) image[i] = (unsigned char)(i * 7 % 256);
+  for (i = 0; i < 16; ++i) series[i] = (float)((i * 5) % 11) - 3.0f;
+  inputs[0].name = "series";
+  inputs[0].dtype = DK_ELEMENT_FLOAT32;
+  inputs[0].data = series;
+  inputs[0].shape = series_shape;
+  inputs[0].rank = 2;
+  inputs[0].bytes = sizeof series;
+  inputs[1].name = "image";
+  inputs[1].dtype = DK_ELEMENT_UINT8;
+  inputs[1].data = image;
+  inputs[1].shape = image_shape;
+  inputs[1].rank = 4;
+  inputs[1].bytes = sizeof image;
+  CHECK(dk_session_run(session, inputs, 2, &outputs, &output_count) == DK_OK);
+  if (outputs != NULL) {
+    CHECK(output_count == 2);
+    CHECK(strcmp(outputs[0].name, "score") == 0 && outputs[0].dtype == DK_ELEMENT_FLOAT32);
+    CHECK(strcmp(outputs[1].name, "peak") == 0 && outputs[1].dtype == DK_ELEMENT_INT64);
+    CHECK(outputs[1].rank == 1 && outputs[1].shape[0] == 2 && outputs[1].bytes == 2 * sizeof(int64_t));
+    for (n = 0; n < 2; ++n) {
+      double mean = 0.0;
+      int best = 0;
+      for (i = 0; i < 18; ++i) mean += image[n * 18 + i] / 18.0;
+      for (i = 1; i < 8; ++i)
+        if (series[n * 8 + i] > series[n * 8 + best]) best = i;
+      CHECK(fabs(((const float*)outputs[0].data)[n] - (mean / 255.0 + series[n * 8 + best])) < 1e-5);
+      CHECK(((const int64_t*)outputs[1].data)[n] == best);
+    }
+  }
+  dk_named_tensors_free(outputs, output_count);
+  outputs = NULL;
+
+  /* Wrong inputs: a code naming the input, no outputs. */
+  CHECK(dk_session_run(session, inputs, 1, &outputs, &output_count) == DK_INVALID_ARGUMENT);
+  CHECK(outputs == NULL && output_count == 0);
+  CHECK(strstr(dk_last_error(), "input 'image' is missing") != NULL);
+  inputs[1].dtype = DK_ELEMENT_FLOAT32;
+  CHECK(dk_session_run(session, inputs, 2, &outputs, &output_count) == DK_INVALID_ARGUMENT);
+  CHECK(strstr(dk_last_error(), "input 'image' is float32 but the artifact takes uint8") != NULL);
+  inputs[1].dtype = (dk_element_type)42;
+  CHECK(dk_session_run(session, inputs, 2, &outputs, &output_count) == DK_INVALID_ARGUMENT);
+  inputs[1].dtype = DK_ELEMENT_UINT8;
+  inputs[1].bytes = sizeof image - 1;
+  CHECK(dk_session_run(session, inputs, 2, &outputs, &output_count) == DK_INVALID_ARGUMENT);
+  CHECK(strstr(dk_last_error(), "input 'image' holds 35 bytes but its shape (2, 2, 3, 3) needs 36") != NULL);
+  inputs[1].bytes = sizeof image;
+  inputs[1].name = "series";
+  CHECK(dk_session_run(session, inputs, 2, &outputs, &output_count) == DK_INVALID_ARGUMENT);
+  CHECK(strstr(dk_last_error(), "input 'series' is given twice") != NULL);
+  CHECK(dk_session_run(NULL, inputs, 2, &outputs, &output_count) == DK_INVALID_ARGUMENT);
+  dk_session_free(session);
+  session = NULL;
+
+  /* The strip head runs reference_unet only. */
+  CHECK(dk_inspector_create(path, NULL, &inspector) == DK_MODEL && inspector == NULL);
+  CHECK(strstr(dk_last_error(), "a test_fusion artifact; defectkit::Inspector runs reference_unet artifacts") != NULL);
+
+  /* A format-1 artifact through the generic session: the specs come from the graph. */
+  CHECK(dk_session_create(v1, NULL, &session) == DK_OK);
+  if (session != NULL) {
+    CHECK(dk_session_format_version(session) == 1);
+    CHECK(dk_session_input(session, 0, &spec) == DK_OK);
+    CHECK(strcmp(spec.name, "patch") == 0 && spec.rank == 4 && spec.shape[0] == -1 && spec.shape[1] == 3);
+    CHECK(spec.scale == 255.0f && strcmp(spec.layout, "NCHW") == 0);
+    CHECK(dk_session_threshold(session, "pixel", &threshold) == DK_OK && fabsf(threshold - 0.61f) < 1e-6f);
+    CHECK(strstr(dk_session_family_section(session), "\"graph\":\"patch\"") != NULL);
+  }
+  dk_session_free(session);
+}
+
 int main(int argc, char** argv) {
   char artifact[4096], strip[4096], missing[4096];
   const int C = 4, H = 37, W = 29;
@@ -160,6 +277,22 @@ int main(int argc, char** argv) {
     dk_model_free(model);
     free(tile);
   }
+
+  /* The same artifact in format 2 gives the same inspection. */
+  {
+    char v2[4096];
+    dk_inspector* inspector_v2 = NULL;
+    snprintf(v2, sizeof v2, "%s/patch_v2.onnx", argv[1]);
+    CHECK(dk_inspector_create(v2, NULL, &inspector_v2) == DK_OK);
+    if (inspector_v2 != NULL && from_file != NULL) {
+      CHECK(dk_inspect_file(inspector_v2, strip, NULL, &result) == DK_OK);
+      if (result) CHECK(memcmp(from_file->heatmap, result->heatmap, sizeof(float) * H * W) == 0);
+      dk_inspection_free(result);
+      result = NULL;
+    }
+    dk_inspector_free(inspector_v2);
+  }
+  test_session(argv[1]);
 
   dk_inspection_free(from_file);
   dk_inspection_free(from_buffer);

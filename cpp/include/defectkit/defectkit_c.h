@@ -1,5 +1,6 @@
-/* defectkit's C API: the Inspector behind opaque handles, for controllers
- * written in C, C# or anything with a C FFI. No C++ exception crosses it:
+/* defectkit's C API: the Inspector, a plain model and the generic artifact
+ * session behind opaque handles, for controllers written in C, C# or anything
+ * with a C FFI. No C++ exception crosses it:
  * every call that can fail returns a dk_status, and dk_last_error() gives the
  * message of the calling thread's last failure. Handles are thread-safe to
  * share (one inspector, many threads); results belong to the caller until
@@ -38,7 +39,7 @@ typedef struct dk_inspector_options {
   int inter_op_threads;            /* 0: ONNX Runtime decides */
   const char* execution_provider;  /* NULL or "cpu"; "cuda", "tensorrt", "openvino" when available */
   const char* graph_optimization;  /* NULL or "all"; "disable", "basic", "extended" */
-  const char* onnxruntime_library; /* NULL: $DEFECTKIT_ORT_LIBRARY, else the build-time default */
+  const char* onnxruntime_library; /* NULL: see defectkit::default_onnxruntime_library */
   int max_batch;                   /* patch artifacts: most tiles per run (default 16) */
 } dk_inspector_options;
 
@@ -93,8 +94,6 @@ dk_status dk_inspect_buffer(const dk_inspector* inspector, const void* data, siz
                             dk_inspection** out);
 void dk_inspection_free(dk_inspection* inspection); /* NULL is fine */
 
-/* The message of this thread's last failed call ("" if none); valid until
- * this thread's next call. */
 /* --- A plain ONNX Runtime session (any ONNX file, metadata or not) --------- */
 
 typedef struct dk_model dk_model; /* opaque */
@@ -124,6 +123,79 @@ const char* dk_model_metadata(const dk_model* model, const char* key);
 dk_status dk_model_run(const dk_model* model, const dk_tensor* inputs, size_t input_count, dk_tensor** outputs);
 void dk_tensors_free(dk_tensor* tensors, size_t count); /* NULL is fine */
 
+/* --- Any defectkit artifact, any family: named, typed tensors ------------- */
+
+/* Element types; the same numbers as defectkit::ElementType. */
+typedef enum dk_element_type {
+  DK_ELEMENT_FLOAT32 = 0,
+  DK_ELEMENT_UINT8 = 1,
+  DK_ELEMENT_INT64 = 2,
+  DK_ELEMENT_INT8 = 3,
+  DK_ELEMENT_INT32 = 4,
+  DK_ELEMENT_FLOAT64 = 5,
+  DK_ELEMENT_BOOL = 6,  /* one byte per element */
+  DK_ELEMENT_OTHER = 99 /* a graph type defectkit does not pass (float16, ...) */
+} dk_element_type;
+
+typedef struct dk_session dk_session; /* opaque */
+
+/* One input or output as the artifact describes it; every pointer stays
+ * valid while the session lives. */
+typedef struct dk_tensor_spec {
+  const char* name;
+  dk_element_type dtype;
+  size_t rank;
+  const int64_t* shape;       /* rank sizes; -1 for a symbolic axis */
+  const char* const* symbols; /* rank names: a symbolic axis's ("batch"), "" for a fixed one */
+  const char* layout;         /* one letter per axis ("NCHW", "NHWC"); "" if none */
+  float scale;                /* inputs: top of the expected value range; NaN if none */
+  const char* meaning;        /* one line for people */
+} dk_tensor_spec;
+
+/* A named tensor, row-major. Inputs: the caller's memory (read, not copied
+ * or kept; `bytes` readable at data). Outputs of dk_session_run: owned by
+ * the caller, released with dk_named_tensors_free. */
+typedef struct dk_named_tensor {
+  const char* name;
+  dk_element_type dtype;
+  void* data;
+  const int64_t* shape;
+  size_t rank;
+  size_t bytes;
+} dk_named_tensor;
+
+/* Opens any defectkit artifact (format 1 or 2, any family) and checks its
+ * metadata against the graph; the options' session fields apply (max_batch
+ * is ignored). options may be NULL. Release with dk_session_free. */
+dk_status dk_session_create(const char* artifact_path, const dk_inspector_options* options, dk_session** out);
+void dk_session_free(dk_session* session); /* NULL is fine */
+size_t dk_session_input_count(const dk_session* session);
+size_t dk_session_output_count(const dk_session* session);
+/* The spec of input/output `index` (graph order); DK_INVALID_ARGUMENT out of range. */
+dk_status dk_session_input(const dk_session* session, size_t index, dk_tensor_spec* out);
+dk_status dk_session_output(const dk_session* session, size_t index, dk_tensor_spec* out);
+/* The metadata's header; strings stay valid while the session lives (NULL for a NULL session). */
+int dk_session_format_version(const dk_session* session);
+const char* dk_session_family(const dk_session* session);
+const char* dk_session_precision(const dk_session* session);
+const char* dk_session_family_section(const dk_session* session); /* JSON text */
+const char* dk_session_provenance(const dk_session* session);     /* JSON text */
+/* Thresholds by name, and their names in order (NULL out of range). The
+ * lookup returns DK_INVALID_ARGUMENT when the artifact has no such threshold. */
+size_t dk_session_threshold_count(const dk_session* session);
+const char* dk_session_threshold_name(const dk_session* session, size_t index);
+dk_status dk_session_threshold(const dk_session* session, const char* name, float* out);
+/* Runs the graph with one tensor per input, by name, in any order. On success
+ * *outputs holds *output_count tensors in output order that the caller
+ * releases with dk_named_tensors_free; on failure *outputs is NULL and a
+ * missing, unknown, repeated, mistyped or misshaped input is
+ * DK_INVALID_ARGUMENT naming it. Thread-safe. */
+dk_status dk_session_run(const dk_session* session, const dk_named_tensor* inputs, size_t input_count,
+                         dk_named_tensor** outputs, size_t* output_count);
+void dk_named_tensors_free(dk_named_tensor* tensors, size_t count); /* NULL is fine */
+
+/* The message of this thread's last failed call ("" if none); valid until
+ * this thread's next call. */
 const char* dk_last_error(void);
 const char* dk_status_name(dk_status status);
 const char* dk_version(void);
