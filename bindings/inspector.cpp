@@ -8,7 +8,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <atomic>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,10 +20,6 @@ using namespace pybind11::literals;
 
 namespace defectkit_bindings {
 namespace {
-
-// Arrays the bindings had to copy or convert; tests read it to prove that a
-// C-contiguous float32 strip is passed without a copy.
-std::atomic<long> g_input_copies{0};
 
 [[noreturn]] void invalid(const std::string& what) {
   throw defectkit::Error(defectkit::ErrorCode::kInvalidArgument, what);
@@ -53,7 +48,7 @@ HeldStrip hold(const py::array& input, const std::string& layout) {
   } else {
     invalid("strip dtype " + py::str(input.dtype()).cast<std::string>() + " is not float32, float64, uint8 or uint16");
   }
-  if (held.array.ptr() != input.ptr()) ++g_input_copies;
+  if (held.array.ptr() != input.ptr()) ++input_copies();
   held.view.layout = layout == "CHW" ? defectkit::Layout::kCHW : defectkit::Layout::kHWC;
   const auto* shape = held.array.shape();
   held.view.channels = static_cast<int>(layout == "CHW" ? shape[0] : shape[2]);
@@ -112,8 +107,8 @@ py::dict info_dict(const defectkit::ArtifactInfo& a) {
 
 void bind_inspector(py::module_& m) {
   m.def(
-      "input_copies", [] { return g_input_copies.load(); },
-      "How many strip arrays the bindings have copied or converted so far (for tests).");
+      "input_copies", [] { return input_copies().load(); },
+      "How many input arrays the bindings have copied or converted so far (for tests).");
 
   py::class_<defectkit::Inspector>(m, "Inspector")
       .def(py::init([](const std::string& path, int intra, int inter, const std::string& provider,
@@ -135,6 +130,11 @@ void bind_inspector(py::module_& m) {
            "graph_optimization"_a = "all", "max_batch"_a = 16, "onnxruntime_library"_a = "", "verify"_a = false,
            "expected_sha256"_a = "")
       .def_property_readonly("info", [](const defectkit::Inspector& i) { return info_dict(i.info()); })
+      .def_property_readonly(
+          "artifact",
+          [](const defectkit::Inspector& i) -> const defectkit::ArtifactMetadata& { return i.info().metadata; },
+          py::return_value_policy::reference_internal,
+          "The generic metadata (ArtifactMetadata) the info was read from.")
       .def_property_readonly("path", [](const defectkit::Inspector& i) { return i.model().path(); })
       .def_property_readonly("provider", [](const defectkit::Inspector& i) { return i.model().execution_provider(); })
       .def(

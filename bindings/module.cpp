@@ -113,5 +113,6 @@ PYBIND11_MODULE(_native, m) {
           },
           "inputs"_a, "Runs the graph on float32 arrays (one per input, in order); returns the outputs in order.");
 
+  defectkit_bindings::bind_artifact_session(m);  // first: Inspector.artifact returns its ArtifactMetadata
   defectkit_bindings::bind_inspector(m);
 }

@@ -3,10 +3,18 @@
 
 #include <pybind11/numpy.h>
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
 namespace defectkit_bindings {
+
+// Arrays the bindings had to copy or convert; tests read it (input_copies())
+// to prove that an array of the right dtype and layout is passed without a copy.
+inline std::atomic<long>& input_copies() {
+  static std::atomic<long> copies{0};
+  return copies;
+}
 
 // Hands a vector's buffer to numpy without copying: the capsule owns it.
 inline pybind11::array_t<float> to_numpy(std::vector<float>&& data, const std::vector<int64_t>& shape) {
@@ -17,5 +25,6 @@ inline pybind11::array_t<float> to_numpy(std::vector<float>&& data, const std::v
 }
 
 void bind_inspector(pybind11::module_& m);
+void bind_artifact_session(pybind11::module_& m);
 
 }  // namespace defectkit_bindings

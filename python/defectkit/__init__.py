@@ -19,16 +19,19 @@ from defectkit.errors import (
     UnsupportedFormatError,
 )
 from defectkit.runtime import (
+    ArtifactSession,
     Inspection,
     Inspector,
     Model,
     Region,
     native_info,
     onnxruntime_library_path,
+    read_artifact_metadata,
     read_strip,
 )
 
 __all__ = [
+    "ArtifactSession",
     "BackendError",
     "BadFileError",
     "Error",
@@ -44,6 +47,7 @@ __all__ = [
     "cmake_dir",
     "native_info",
     "onnxruntime_library_path",
+    "read_artifact_metadata",
     "read_strip",
 ]
 

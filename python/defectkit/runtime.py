@@ -1,4 +1,4 @@
-"""The native runtime, as Python sees it: strip reading, ONNX Runtime sessions and inspection.
+"""The native runtime, as Python sees it: strip reading, ONNX Runtime sessions, any artifact, inspection.
 
 Everything here runs in C++ (``defectkit._native``) and needs neither torch
 nor tifffile: a production install is numpy + onnxruntime + this package.
@@ -20,14 +20,22 @@ from defectkit._version import __version__
 from defectkit.errors import InvalidArgumentError
 
 __all__ = [
+    "ArtifactMetadata",
+    "ArtifactSession",
     "Inspection",
     "Inspector",
     "Model",
     "Region",
+    "TensorSpec",
     "native_info",
     "onnxruntime_library_path",
+    "read_artifact_metadata",
     "read_strip",
 ]
+
+# The C++ structs themselves (read-only properties), as the runtime parsed them.
+ArtifactMetadata = _native.ArtifactMetadata
+TensorSpec = _native.TensorSpec
 
 ORT_LIBRARY_ENV = "DEFECTKIT_ORT_LIBRARY"
 
@@ -159,6 +167,108 @@ class Model:
             arrays = list(inputs)
         outputs = self._model.run(arrays)
         return dict(zip(self.output_names, outputs, strict=True))
+
+
+def read_artifact_metadata(
+    path: str | os.PathLike[str], *, onnxruntime_library: str | None = None
+) -> ArtifactMetadata:
+    """Reads any artifact's metadata with the native parser (no onnx package needed).
+
+    Format 2 as written, format 1 converted; either way checked against the graph (whose
+    shapes complete a format-1 file's tensor specs).
+
+    Args:
+        path: the ``.onnx`` artifact.
+        onnxruntime_library: the library to open; default :func:`onnxruntime_library_path`.
+
+    Returns:
+        The :class:`ArtifactMetadata` (``format_version``, ``family``, ``precision``, ``inputs``
+        and ``outputs`` as :class:`TensorSpec`, ``thresholds``, ``family_section``, ``provenance``).
+
+    Raises:
+        defectkit.FileMissingError, defectkit.ModelError (not an artifact, a newer format,
+        metadata that disagrees with the graph), defectkit.BackendError.
+    """
+    library = onnxruntime_library or onnxruntime_library_path()
+    return _native.read_artifact_metadata(os.fspath(path), library)
+
+
+class ArtifactSession:
+    """Any defectkit artifact, whatever its family: named arrays in, named arrays out.
+
+    The metadata (format 1 or 2) is parsed and checked against the graph when the session
+    opens. Thread-safe: one session may serve several Python threads (the GIL is released
+    while it runs).
+
+    Args:
+        path: the ``.onnx`` artifact.
+        intra_op_threads: threads inside one operator; 0 lets ONNX Runtime decide.
+        inter_op_threads: threads across operators; 0 lets ONNX Runtime decide.
+        provider: ``"cpu"``, or ``"cuda"``/``"tensorrt"``/``"openvino"`` when available.
+        graph_optimization: ``"disable"``, ``"basic"``, ``"extended"`` or ``"all"``.
+        onnxruntime_library: the library to open; default :func:`onnxruntime_library_path`.
+
+    Raises:
+        defectkit.FileMissingError, defectkit.ModelError, defectkit.BackendError.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        intra_op_threads: int = 0,
+        inter_op_threads: int = 0,
+        provider: str = "cpu",
+        graph_optimization: str = "all",
+        onnxruntime_library: str | None = None,
+    ) -> None:
+        library = onnxruntime_library or onnxruntime_library_path()
+        self._session = _native.ArtifactSession(
+            os.fspath(path), intra_op_threads, inter_op_threads, library, provider, graph_optimization
+        )
+
+    @property
+    def path(self) -> str:
+        """The artifact file."""
+        return self._session.path
+
+    @property
+    def provider(self) -> str:
+        """The execution provider the session runs on."""
+        return self._session.provider
+
+    @property
+    def metadata(self) -> ArtifactMetadata:
+        """The artifact's metadata, checked against the graph."""
+        return self._session.metadata
+
+    @property
+    def input_names(self) -> list[str]:
+        """Input names, in the graph's order."""
+        return [spec.name for spec in self._session.metadata.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        """Output names, in the graph's order."""
+        return [spec.name for spec in self._session.metadata.outputs]
+
+    def run(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Runs the graph.
+
+        Args:
+            inputs: one array per input, by name, in any order, e.g. ``{"image": (N, H, W, 3)
+                uint8, "series": (N, T) float32}``. A C-contiguous array of the spec's dtype is
+                read in place; others are converted once, within their kind (float64 to
+                float32, int32 to int64, not float to uint8).
+
+        Returns:
+            Output name -> array (the spec's dtype; each array owns its buffer), in output order.
+
+        Raises:
+            defectkit.InvalidArgumentError: a missing, unknown, mistyped or misshaped input,
+                named in the message.
+        """
+        return self._session.run(dict(inputs))
 
 
 @dataclass(frozen=True)
@@ -298,6 +408,11 @@ class Inspector:
         info = dict(self._inspector.info)
         info["provenance"] = json.loads(info.pop("provenance_json") or "{}")
         return info
+
+    @property
+    def artifact(self) -> ArtifactMetadata:
+        """The generic metadata (as :class:`ArtifactSession` shows it), checked against the graph."""
+        return self._inspector.artifact
 
     def inspect(
         self,
