@@ -32,7 +32,7 @@ void translate_error(std::exception_ptr p) {
 
 py::dict info_dict(const defectkit::OnnxRuntimeInfo& info) {
   return py::dict("version"_a = info.version, "library_path"_a = info.library_path, "api_version"_a = info.api_version,
-                  "providers"_a = info.providers);
+                  "providers"_a = info.providers, "source"_a = info.source);
 }
 
 }  // namespace

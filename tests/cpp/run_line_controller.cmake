@@ -1,13 +1,18 @@
-# Installs the build tree into a private prefix, builds the line-controller
-# example against it (find_package only), and runs it on the test strips,
-# from a list and by watching the folder once.
+# Installs the build tree into a private prefix laid out as site-packages
+# (the package beside onnxruntime/capi/), builds the line-controller example
+# against it (find_package only), and runs it on the test strips without
+# DEFECTKIT_ORT_LIBRARY, from a list and by watching the folder once.
 file(REMOVE_RECURSE "${WORK_DIR}")
 include("${CMAKE_CURRENT_LIST_DIR}/run_checked.cmake")
 include("${CMAKE_CURRENT_LIST_DIR}/expected_patch.cmake")
+include("${CMAKE_CURRENT_LIST_DIR}/packaged_onnxruntime.cmake")
 run_checked(ignored "${CMAKE_COMMAND}" --install "${DEFECTKIT_BUILD_DIR}" --prefix "${WORK_DIR}/prefix")
+packaged_onnxruntime("${WORK_DIR}/prefix" "${ORT_LIBRARY}" packaged)
 run_checked(ignored "${CMAKE_COMMAND}" -S "${EXAMPLE_SOURCE_DIR}" -B "${WORK_DIR}/build" "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix")
 run_checked(ignored "${CMAKE_COMMAND}" --build "${WORK_DIR}/build")
-run_checked(listed "${WORK_DIR}/build/line_controller" "${DATA_DIR}/patch.onnx" --list "${DATA_DIR}/strips.txt")
+run_checked(listed "${CMAKE_COMMAND}" -E env --unset=DEFECTKIT_ORT_LIBRARY
+  "${WORK_DIR}/build/line_controller" "${DATA_DIR}/patch.onnx" --list "${DATA_DIR}/strips.txt")
+expect_onnxruntime_from("${listed}" "package" "${packaged}" "line_controller")
 # A decision line per listed strip, in order, with the score, decision and region count
 # computed without the runtime (expected_patch.cmake).
 string(REGEX MATCHALL "(PASS|REJECT) score=[0-9.]+ regions=[0-9]+ ms=[0-9.]+ [^\n]*" decisions "${listed}")
@@ -35,7 +40,8 @@ foreach(k 0 1)
                         "${expected_regions} regions")
   endif()
 endforeach()
-run_checked(watched "${WORK_DIR}/build/line_controller" "${DATA_DIR}/tiled.onnx" --watch "${DATA_DIR}" --once)
+run_checked(watched "${CMAKE_COMMAND}" -E env --unset=DEFECTKIT_ORT_LIBRARY
+  "${WORK_DIR}/build/line_controller" "${DATA_DIR}/tiled.onnx" --watch "${DATA_DIR}" --once)
 if(NOT watched MATCHES "strip_0.tif" OR NOT watched MATCHES "strip_1.tif")
   message(FATAL_ERROR "watching the folder missed a strip:\n${watched}")
 endif()

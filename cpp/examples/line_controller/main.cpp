@@ -6,6 +6,7 @@
 // A strip that cannot be inspected is logged as an error; the line goes on.
 #include <defectkit/error.h>
 #include <defectkit/inspector.h>
+#include <defectkit/onnxruntime_loader.h>
 
 #include <algorithm>
 #include <chrono>
@@ -60,6 +61,9 @@ int main(int argc, char** argv) {
   }
   try {
     const auto inspector = defectkit::Inspector::open(argv[1]);
+    // Which ONNX Runtime, and why: "package" is the onnxruntime wheel beside the installed defectkit.
+    const auto& ort = defectkit::load_onnxruntime();
+    std::printf("ONNX Runtime %s from %s (%s)\n", ort.version.c_str(), ort.library_path.c_str(), ort.source.c_str());
     std::printf("artifact %s: %s graph, thresholds image %.3f pixel %.3f\n", argv[1],
                 defectkit::graph_kind_name(inspector.info().graph), inspector.info().thresholds.image,
                 inspector.info().thresholds.pixel);

@@ -1,5 +1,6 @@
 // A line controller's first program: link the installed package, load ONNX
-// Runtime, and get a clean error for a strip that is not there.
+// Runtime (saying which and why: "ONNX Runtime 1.32.0 from PATH (package)"),
+// and get a clean error for a strip that is not there.
 #include <defectkit/error.h>
 #include <defectkit/onnxruntime_loader.h>
 #include <defectkit/strip_reader.h>
@@ -9,7 +10,7 @@
 int main() {
   try {
     const auto& ort = defectkit::load_onnxruntime();
-    std::printf("ONNX Runtime %s from %s\n", ort.version.c_str(), ort.library_path.c_str());
+    std::printf("ONNX Runtime %s from %s (%s)\n", ort.version.c_str(), ort.library_path.c_str(), ort.source.c_str());
   } catch (const defectkit::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
