@@ -20,7 +20,7 @@ import torch
 from defectkit.data.layout import discover_dataset
 from defectkit.data.strip_io import read_strip_tifffile
 from defectkit.evaluation.metrics import auroc, pixel_auroc
-from defectkit.evaluation.sliding_window import image_score, sliding_window_heatmap
+from defectkit.models.reference_unet.sliding_window import image_score, sliding_window_heatmap
 from defectkit.training import load_model
 
 COMBINATIONS = (

@@ -147,7 +147,7 @@ def cpu_minutes_estimate(name: str) -> float:
 
 
 def make_datasets(work: pathlib.Path, big_test: bool) -> dict[str, str]:
-    from defectkit.data.demo import make_demo_dataset
+    from defectkit.models.reference_unet.data.demo import make_demo_dataset
 
     start = time.perf_counter()
     demo = make_demo_dataset(
@@ -180,8 +180,8 @@ def evaluate_light(model, data: pathlib.Path, patch: int) -> dict:
     import numpy as np
 
     from defectkit.data.layout import discover_dataset
-    from defectkit.evaluation.dataset_eval import inspect_samples
     from defectkit.evaluation.metrics import auroc, f1_optimal_threshold, pixel_auroc
+    from defectkit.models.reference_unet.evaluation import inspect_samples
 
     records, masks, heatmaps = [], [], []
     for sample, _, heatmap, score in inspect_samples(
@@ -236,7 +236,7 @@ def run_one(job: dict) -> dict:
         import torch
 
         torch.set_num_threads(1)
-        from defectkit.evaluation.dataset_eval import evaluate_run
+        from defectkit.models.reference_unet.evaluation import evaluate_run
         from defectkit.training import TrainConfig, load_model, train
 
         run = pathlib.Path(job["work"]) / "runs" / f"{job['config']}-s{job['seed']}"
@@ -285,7 +285,7 @@ def self_check(work: pathlib.Path, device: str) -> dict:
     only CPU tensors (torch.load without map_location), and it resumes on the device."""
     import torch
 
-    from defectkit.data.demo import make_demo_dataset
+    from defectkit.models.reference_unet.data.demo import make_demo_dataset
     from defectkit.training import TrainConfig, train
 
     data = make_demo_dataset(

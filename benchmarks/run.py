@@ -63,20 +63,23 @@ def write_random_run(run: pathlib.Path, data: pathlib.Path, width: int, seed: in
     import torch
 
     from defectkit.models.reference_unet import ReferenceUNet, UNetConfig
+    from defectkit.models.reference_unet.config import ReferenceUNetConfig
     from defectkit.training import TrainConfig
     from defectkit.training.checkpoint import save_model_run
 
     torch.manual_seed(seed)
     model = ReferenceUNet(UNetConfig(width=width)).eval()
-    config = TrainConfig(data=str(data), out=str(run), width=width, epochs=1)
-    return save_model_run(run, model, config, PATCH, f"random weights, torch.manual_seed({seed})")
+    own = ReferenceUNetConfig(width=width)
+    config = TrainConfig(data=str(data), out=str(run), epochs=1, family_config=own)
+    note = f"random weights, torch.manual_seed({seed})"
+    return save_model_run(run, model, config, {"patch_size": PATCH}, note)
 
 
 def setup(work: pathlib.Path) -> dict[str, Any]:
     """Builds (or reuses) everything the configurations need; returns paths and export reports."""
-    from defectkit.data.demo import make_demo_dataset
     from defectkit.data.strip_io import read_strip_tifffile, write_strip
     from defectkit.export.pipeline import ExportOptions, export_run
+    from defectkit.models.reference_unet.data.demo import make_demo_dataset
     from seed_pipeline import export_seed
 
     work.mkdir(parents=True, exist_ok=True)
@@ -147,10 +150,10 @@ def configurations(paths: dict[str, Any], tool: str | None) -> list[dict[str, An
 
 def gflop_per_strip(width: int, graph: str) -> float:
     """Model compute per 976 x 176 strip: tiles x patch FLOPs, or the padded frame's FLOPs."""
-    from defectkit.data.patches import patch_grid
-    from defectkit.evaluation.sliding_window import positions_along
     from defectkit.models.reference_unet import ReferenceUNet, UNetConfig, count_flops
+    from defectkit.models.reference_unet.data.tiling import patch_grid
     from defectkit.models.reference_unet.model import SIZE_MULTIPLE
+    from defectkit.models.reference_unet.sliding_window import positions_along
 
     model = ReferenceUNet(UNetConfig(width=width))
     height, strip_width = STRIP_SIZE
@@ -196,7 +199,7 @@ def worker(config: dict[str, Any], paths: dict[str, Any], threads: int, warmup: 
         import tifffile
         import torch
 
-        from defectkit.evaluation.sliding_window import sliding_window_heatmap
+        from defectkit.models.reference_unet.sliding_window import sliding_window_heatmap
         from seed_pipeline import seed_network
 
         torch.set_num_threads(threads)

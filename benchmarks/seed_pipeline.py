@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from defectkit.data.patches import positions_along
-from defectkit.evaluation.sliding_window import nearest_centre_index
 from defectkit.models.reference_unet import ReferenceUNet, UNetConfig
+from defectkit.models.reference_unet.data.tiling import positions_along
+from defectkit.models.reference_unet.sliding_window import nearest_centre_index
 
 SEED_WIDTH = 64
 SEED_PATCH = 128
@@ -72,8 +72,8 @@ class SeedStripGraph(nn.Module):
             band = []
             for c, x0, x1 in _crops(self.xs, self.width):
                 y, xx = self.ys[r], self.xs[c]
-                logits = self.network(x[:, :, y : y + p, xx : xx + p])  # one patch per pass, as the seed
-                probability = torch.softmax(logits, dim=1)[:, 1:2]
+                # one patch per pass, as the seed (the network's eval output: softmax of class 1)
+                probability = self.network(x[:, :, y : y + p, xx : xx + p]).heatmap
                 band.append(probability[:, :, y0 - y : y1 - y, x0 - xx : x1 - xx])
             rows.append(torch.cat(band, dim=3))
         heatmap = torch.cat(rows, dim=2)  # (1, 1, H, W)

@@ -4,7 +4,7 @@
         --unseen OTHER/train/good [--kinds blob,cluster,smudge] [--strips 12]
 
 For each of ``--strips`` strips of a folder, one demo-generator anomaly of each kind
-(``defectkit.data.demo_defects``, the test split's shapes) is added once to the target
+(``defectkit.models.reference_unet.data.demo_defects``, the test split's shapes) is added once to the target
 only (a defect) and once to both references (a good strip), and the heatmap maximum
 around it is taken. The report per folder and kind: the median of each, and the share of
 (defect, good) pairs ranked right, which is the image AUROC of that sub-problem. Run it
@@ -21,9 +21,9 @@ import pathlib
 import numpy as np
 import torch
 
-from defectkit.data.demo_defects import DEFECT_KINDS, paint_defect
 from defectkit.data.strip_io import read_strip_tifffile
-from defectkit.evaluation.sliding_window import sliding_window_heatmap
+from defectkit.models.reference_unet.data.demo_defects import DEFECT_KINDS, paint_defect
+from defectkit.models.reference_unet.sliding_window import sliding_window_heatmap
 from defectkit.training import load_model
 
 MARGIN_PX = 8  # around the anomaly's mask, where its heatmap maximum is taken

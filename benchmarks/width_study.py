@@ -24,10 +24,10 @@ import time
 
 import torch
 
-from defectkit.data.demo import make_demo_dataset
-from defectkit.data.patches import patch_grid
-from defectkit.evaluation.dataset_eval import evaluate_run
 from defectkit.models.reference_unet import ReferenceUNet, UNetConfig, count_flops
+from defectkit.models.reference_unet.data.demo import make_demo_dataset
+from defectkit.models.reference_unet.data.tiling import patch_grid
+from defectkit.models.reference_unet.evaluation import evaluate_run
 from defectkit.training import TrainConfig, load_model, train
 
 RESULTS = pathlib.Path(__file__).parent / "results"

@@ -2,12 +2,12 @@
 
 A :class:`Candidate` is one graph that could ship (a graph kind in FP32, or
 an INT8 quantisation of one with a calibration method and float islands). A
-:class:`DecisionSet` holds the validation strips every candidate runs on, the
-reference's outputs on them, and can grow: when the strips cannot decide
+:class:`DecisionSet` holds the validation samples every candidate runs on, the
+reference's outputs on them, and can grow: when the samples cannot decide
 between candidates, more are synthesised and every candidate measured so far
 is measured on them too, so comparisons stay paired.
 :func:`decide` picks among candidates by the paired non-inferiority test of
-:mod:`defectkit.export.evidence`.
+:mod:`defectkit.evaluation.evidence`.
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import onnx
 
-from defectkit.export.evidence import Comparison, SampleOutputs, compare, summarise
-from defectkit.export.graphs import GraphSpec
-from defectkit.export.measure import GraphRunner
-from defectkit.export.strip_sets import LabelledStrip
+from defectkit.evaluation.evidence import Comparison, SampleOutputs, compare, summarise
 
 __all__ = ["Candidate", "DecisionSet", "decide"]
 
@@ -37,46 +35,39 @@ class Candidate:
 
     name: str  # e.g. "fp32 full_frame", "int8 tiled percentile +head"
     precision: str  # "fp32" or "int8"
-    spec: GraphSpec
+    kind: str  # the family's graph kind
     model: onnx.ModelProto
+    runner: Any  # run(sample) -> (heatmap or None, score): the family's way to run this graph
     method: str | None = None  # INT8 calibration method
     islands: tuple[str, ...] = ()  # graph parts kept in float (INT8)
     float_nodes: int = 0
     rank: int = 0  # among candidates decided together, lower is preferred when several pass
-    time_ratio: float | None = None  # median per-strip time against the reference's, when ranked by it
+    time_ratio: float | None = None  # median per-sample time against the reference's, when ranked by it
     outputs: SampleOutputs | None = None
     seconds: list[float] = dataclasses.field(default_factory=list)
-    heatmap_mae: list[float] = dataclasses.field(default_factory=list)  # per strip, vs the reference
-    defect_mae: list[float] = dataclasses.field(default_factory=list)  # defect pixels, defective strips
+    heatmap_mae: list[float] = dataclasses.field(default_factory=list)  # per sample, vs the reference
+    defect_mae: list[float] = dataclasses.field(default_factory=list)  # defect pixels, defective samples
     comparison: Comparison | None = None
     outcome: str = ""  # why it shipped or not, for the report
-    _runner: GraphRunner | None = dataclasses.field(default=None, repr=False)
-
-    @property
-    def runner(self) -> GraphRunner:
-        if self._runner is None:
-            spec = self.spec
-            self._runner = GraphRunner(self.model, spec.kind, spec.patch, spec.min_overlap, spec.box)
-        return self._runner
 
     @property
     def measured(self) -> int:
         return 0 if self.outputs is None else len(self.outputs)
 
     @property
-    def ms_per_strip(self) -> float:
+    def ms_per_sample(self) -> float:
         return 1e3 * float(np.median(self.seconds)) if self.seconds else math.nan
 
     def summary(self) -> dict:
         """What the report shows of this candidate."""
         entry = {
             "precision": self.precision,
-            "graph": self.spec.kind,
+            "graph": self.kind,
             "method": self.method,
             "float_islands": list(self.islands),
             "float_nodes": self.float_nodes,
-            "strips": self.measured,
-            "ms_per_strip": self.ms_per_strip,
+            "samples": self.measured,
+            "ms_per_sample": self.ms_per_sample,
             "time_ratio_vs_reference": self.time_ratio,
             "heatmap_mae_vs_reference": float(np.mean(self.heatmap_mae)) if self.heatmap_mae else None,
             "defect_pixel_mae_vs_reference": float(np.mean(self.defect_mae)) if self.defect_mae else None,
@@ -88,7 +79,7 @@ class Candidate:
                 "verdict": c.verdict,
                 "tolerance": c.tolerance,
                 "confidence": c.confidence,
-                "strips": c.images,
+                "samples": c.images,
                 "defective": c.defective,
                 **{
                     m.metric: {
@@ -105,13 +96,13 @@ class Candidate:
 
 
 class DecisionSet:
-    """The strips candidates are compared on, the reference's outputs on them, and how to get more.
+    """The samples candidates are compared on, the reference's outputs on them, and how to get more.
 
     Args:
-        strips: The base validation strips.
-        reference: Runs one strip: ``(heatmap (H, W), score)``; what every candidate must match.
-        more: ``more(round)`` synthesises another batch of labelled strips (round 1, 2, ...);
-            an empty list when there is nothing to synthesise from.
+        samples: The base validation samples (each with ``label`` and ``mask``, (H, W) bool or None).
+        reference: Runs one sample: ``(heatmap or None, score)``; what every candidate must match.
+        more: ``more(round)`` synthesises another batch of samples (round 1, 2, ...); an empty
+            list when there is nothing to synthesise from.
         tolerance: The largest AUROC drop a candidate may show.
         alpha: One-sided error rate of the whole sequence of looks; each look gets
             ``alpha / (1 + max_extensions)`` (Bonferroni), so looking again after an undecided
@@ -121,20 +112,20 @@ class DecisionSet:
 
     def __init__(
         self,
-        strips: Sequence[LabelledStrip],
-        reference: Callable[[np.ndarray], tuple[np.ndarray, float]],
-        more: Callable[[int], list[LabelledStrip]],
+        samples: Sequence[Any],
+        reference: Callable[[Any], tuple[np.ndarray | None, float]],
+        more: Callable[[int], Sequence[Any]],
         tolerance: float,
         alpha: float = 0.05,
         max_extensions: int = 2,
     ) -> None:
-        self.strips = list(strips)
-        self.base = len(self.strips)
+        self.samples = list(samples)
+        self.base = len(self.samples)
         self.tolerance, self.alpha, self.max_extensions = tolerance, alpha, max_extensions
         self.extensions = 0
         self._more = more
         self._reference_fn = reference
-        self._reference_heatmaps: list[np.ndarray] = []
+        self._reference_heatmaps: list[np.ndarray | None] = []
         self.reference = summarise([], [], [], [])
         self._measure_reference()
 
@@ -143,50 +134,61 @@ class DecisionSet:
         return self.alpha / (1 + self.max_extensions)
 
     def _measure_reference(self) -> None:
-        new = self.strips[len(self._reference_heatmaps) :]
-        heatmaps, scores = zip(*(self._reference_fn(s.strip) for s in new), strict=True) if new else ((), ())
+        new = self.samples[len(self._reference_heatmaps) :]
+        heatmaps, scores = zip(*(self._reference_fn(s) for s in new), strict=True) if new else ((), ())
         self._reference_heatmaps.extend(heatmaps)
-        self.reference = self.reference.extended(
-            summarise([s.label for s in new], scores, heatmaps, [s.mask for s in new])
-        )
+        self.reference = self.reference.extended(_summary(new, scores, heatmaps))
 
     def extend(self) -> bool:
-        """Adds a batch of synthesised strips; False when the limit is reached or none can be made."""
+        """Adds a batch of synthesised samples; False when the limit is reached or none can be made."""
         if self.extensions >= self.max_extensions:
             return False
         more = self._more(self.extensions + 1)
         if not more:
             return False
         self.extensions += 1
-        self.strips.extend(more)
+        self.samples.extend(more)
         self._measure_reference()
         logger.info(
-            "[export] the validation strips could not decide: %d more synthesised (%d in all)",
+            "[export] the validation samples could not decide: %d more synthesised (%d in all)",
             len(more),
-            len(self.strips),
+            len(self.samples),
         )
         return True
 
     def measure(self, candidate: Candidate) -> None:
-        """Runs ``candidate`` on the strips it has not seen, then compares it with the reference."""
-        new = self.strips[candidate.measured :]
+        """Runs ``candidate`` on the samples it has not seen, then compares it with the reference."""
+        new = self.samples[candidate.measured :]
         heatmaps, scores = [], []
         for offset, item in enumerate(new):
             start = time.perf_counter()
-            heatmap, score = candidate.runner.run(item.strip)
+            heatmap, score = candidate.runner.run(item)
             candidate.seconds.append(time.perf_counter() - start)
             reference = self._reference_heatmaps[candidate.measured + offset]
-            candidate.heatmap_mae.append(float(np.abs(heatmap - reference).mean()))
-            if item.mask.any():
-                candidate.defect_mae.append(float(np.abs(heatmap - reference)[item.mask].mean()))
+            if heatmap is not None and reference is not None:
+                error = np.abs(heatmap - reference)
+                candidate.heatmap_mae.append(float(error.mean()))
+                if item.mask is not None and item.mask.any():
+                    candidate.defect_mae.append(float(error[item.mask].mean()))
             heatmaps.append(heatmap)
             scores.append(score)
         if new:
-            more = summarise([s.label for s in new], scores, heatmaps, [s.mask for s in new])
+            more = _summary(new, scores, heatmaps)
             candidate.outputs = more if candidate.outputs is None else candidate.outputs.extended(more)
         candidate.comparison = compare(
             self.reference, candidate.outputs, self.tolerance, alpha=self.look_alpha
         )
+
+
+def _summary(samples: Sequence[Any], scores: Sequence[float], heatmaps: Sequence[Any]) -> SampleOutputs:
+    """Labels and scores; pixel histograms where every sample has a heatmap and a mask."""
+    pixels = all(h is not None for h in heatmaps) and all(s.mask is not None for s in samples)
+    return summarise(
+        [s.label for s in samples],
+        scores,
+        list(heatmaps) if pixels else None,
+        [s.mask for s in samples] if pixels else None,
+    )
 
 
 def decide(pool: Sequence[Candidate], decision: DecisionSet) -> Candidate | None:
@@ -210,5 +212,5 @@ def decide(pool: Sequence[Candidate], decision: DecisionSet) -> Candidate | None
             return None
         return min(
             (c for c in passing if c.rank == best_rank),
-            key=lambda c: (c.comparison.worst_upper_bound, float(np.mean(c.heatmap_mae))),
+            key=lambda c: (c.comparison.worst_upper_bound, float(np.mean(c.heatmap_mae or [0.0]))),
         )

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from defectkit.evaluation.evidence import paired_time_ratio
 from defectkit.export.candidates import Candidate, DecisionSet, decide
-from defectkit.export.evidence import paired_time_ratio
 
 __all__ = ["choose_graph", "choose_int8"]
 
@@ -25,8 +25,8 @@ def choose_graph(
 ) -> tuple[Candidate | None, str]:
     """The FP32 graph to ship from ``pool`` (which holds ``reference``): the fastest that passes.
 
-    A graph ranks before the reference only when it is shown faster on the same strips (the
-    upper bound of its median per-strip time ratio is below 1), otherwise after it.
+    A graph ranks before the reference only when it is shown faster on the same samples (the
+    upper bound of its median per-sample time ratio is below 1), otherwise after it.
     """
     for candidate in pool:
         decision.measure(candidate)
@@ -41,7 +41,7 @@ def choose_graph(
         return None, "no graph passed"
     reason = f"fastest graph shown within {decision.tolerance} AUROC of the trained network"
     if chosen.time_ratio is not None:
-        reason += f" ({chosen.time_ratio:.2f}x the reference graph's time per strip)"
+        reason += f" ({chosen.time_ratio:.2f}x the reference graph's time per sample)"
     faster = [c.name for c in pool if c.rank < chosen.rank]
     if faster:
         reason += f"; faster but not shown within it: {', '.join(faster)}"

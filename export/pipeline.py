@@ -1,13 +1,18 @@
 """``defectkit export``: a trained run -> model_fp32.onnx [+ model_int8.onnx] + export_report.json.
 
-Every choice is a paired comparison on the validation strips against one
-reference, the trained network as ``defectkit eval`` runs it (the tiled FP32
-graph, which parity shows equal to eval's sliding window): a candidate ships
-only if its image and pixel AUROC are shown to be within ``GATE`` of the
-reference's (:mod:`defectkit.export.evidence`). Which graph kind (the fastest
-that passes), which calibration method (of those that pass, the one shown
+Written once for every family: the run's family supplies an export plan
+(:class:`defectkit.models.family.ExportPlan`: its graphs, how to run one on a
+validation sample, its float groups, its metadata); this module traces and
+simplifies the graphs, quantises, compares and writes.
+
+Every choice is a paired comparison on the validation samples against one
+reference, the trained network (the plan's reference graph, which parity
+shows equal to it): a candidate ships only if its image and pixel AUROC are
+shown to be within ``GATE`` of the reference's
+(:mod:`defectkit.evaluation.evidence`). Which graph kind (the fastest that
+passes), which calibration method (of those that pass, the one shown
 closest), which float islands (only where the gate needs them), and the INT8
-gate itself all follow that one rule; when the strips cannot decide, more are
+gate itself all follow that one rule; when the samples cannot decide, more are
 synthesised (:mod:`defectkit.export.candidates`). Files are staged in a
 temporary folder and moved into place only when everything passed, so a failed
 export leaves nothing behind.
@@ -16,6 +21,7 @@ export leaves nothing behind.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -27,20 +33,15 @@ from typing import Any
 import numpy as np
 import onnx
 
-from defectkit.data.training_set import read_strip_shape
+from defectkit import families
+from defectkit.artifact import write_metadata
 from defectkit.errors import Error, InvalidArgumentError
+from defectkit.evaluation.evidence import compare, pair_resolution
 from defectkit.export.candidates import Candidate, DecisionSet
 from defectkit.export.choices import choose_graph, choose_int8
-from defectkit.export.describe import sha256, write_artifact_metadata
-from defectkit.export.evidence import compare, pair_resolution
-from defectkit.export.graphs import GRAPH_KINDS, GraphSpec, build_graph
-from defectkit.export.measure import accuracy, graph_feed
 from defectkit.export.onnx_graph import export_onnx
-from defectkit.export.parity import parity
-from defectkit.export.quantize import CALIBRATION_METHODS, Calibration, node_groups, prepare
-from defectkit.export.strip_sets import calibration_strips, extension_strips, validation_strips
+from defectkit.export.quantize import CALIBRATION_METHODS, Calibration, prepare
 from defectkit.training import load_model
-from defectkit.training.config import TrainConfig
 
 __all__ = ["GATE", "AccuracyGateError", "ExportOptions", "export_run"]
 
@@ -50,10 +51,9 @@ logger = logging.getLogger("defectkit")
 # against the reference, at one-sided 95% confidence over all looks at the data.
 GATE = 0.005
 ALPHA = 0.05
-MAX_EXTENSIONS = 2  # times the validation strips may be extended when they cannot decide
-PARITY_STRIPS = 4
+MAX_EXTENSIONS = 2  # times the validation samples may be extended when they cannot decide
+PARITY_SAMPLES = 4
 OUTPUT_FORMATS = ("raw", "seed3ch")
-FULL_IMAGE_KINDS = ("tiled", "full_frame")
 
 
 class AccuracyGateError(Error):
@@ -68,25 +68,21 @@ class ExportOptions:
     out: pathlib.Path
     int8: bool = False
     calib: pathlib.Path | None = None
-    image_size: tuple[int, int] | None = None
-    graph: str = "auto"  # "auto" or one of GRAPH_KINDS
-    output_format: str = "raw"
-    roi: bool = False
+    image_size: tuple[int, int] | None = None  # the input size full-image graphs take
+    graph: str = "auto"  # "auto" or one of the family's graph kinds
+    output_format: str = "raw"  # reference_unet: "seed3ch" for the seed's heatmap layout
+    roi: bool = False  # reference_unet: a fourth input channel masks the heatmap
     allow_accuracy_drop: bool = False
     data: pathlib.Path | None = None  # the training data, when config.json's path no longer resolves
-    validation_variants: int = 16  # per held-out strip, when the data has no valid/
+    validation_variants: int = 16  # per held-out sample, when the data has no valid/
     calibration_count: int = 8
     methods: tuple[str, ...] = tuple(CALIBRATION_METHODS)
     max_extensions: int = MAX_EXTENSIONS
 
     def validate(self) -> None:
         problems = []
-        if self.graph != "auto" and self.graph not in GRAPH_KINDS:
-            problems.append(f"graph must be auto or one of {', '.join(GRAPH_KINDS)}, got {self.graph!r}")
         if self.output_format not in OUTPUT_FORMATS:
             problems.append(f"output format must be raw or seed3ch, got {self.output_format!r}")
-        if self.graph == "patch" and (self.roi or self.output_format != "raw"):
-            problems.append("a patch graph has raw outputs and no ROI input (the runtime applies both)")
         unknown = sorted(set(self.methods) - set(CALIBRATION_METHODS))
         if unknown:
             problems.append(f"unknown calibration methods {unknown}; known: {sorted(CALIBRATION_METHODS)}")
@@ -98,124 +94,75 @@ class ExportOptions:
             raise InvalidArgumentError("export: " + "; ".join(problems))
 
 
-def _training_data(options: ExportOptions, config: TrainConfig) -> pathlib.Path:
-    data = options.data or pathlib.Path(config.data)
-    if not (data / "train" / "good").is_dir():
-        msg = f"{data}: the run's training data is not there (no train/good); pass --data"
-        raise InvalidArgumentError(msg)
-    return data
-
-
-def _image_size(options: ExportOptions, data: pathlib.Path, patch: int) -> tuple[int, int]:
-    if options.image_size is None:
-        first = next(
-            p for p in sorted((data / "train" / "good").iterdir()) if p.suffix.lower() in (".tif", ".tiff")
-        )
-        size = read_strip_shape(first)
-    else:
-        size = tuple(int(v) for v in options.image_size)
-    if size[0] < patch or size[1] < patch:
-        msg = f"export: image size {size[0]}x{size[1]} is smaller than one {patch}x{patch} patch"
-        raise InvalidArgumentError(msg)
-    return size
-
-
 class _Exporter:
     """The state one export shares between its steps."""
 
     def __init__(self, options: ExportOptions) -> None:
         options.validate()
         self.options = options
-        self.network, info = load_model(options.run)
-        self.config = TrainConfig.from_dict(info["train_config"])
-        self.checkpoint = info
-        self.patch = int(info["patch_size"])
-        self.data = _training_data(options, self.config)
-        self.image_size = _image_size(options, self.data, self.patch)
-        self.validation = validation_strips(
-            self.config, self.data, self.image_size, options.validation_variants
-        )
+        self.network, self.info = load_model(options.run)
+        self.config = self.info["config"]
+        self.family = families.get(self.config.family)
+        self.plan = self.family.export_plan(self.network, self.info, self.config, options)
+        self.validation = list(self.plan.validation())
         self.warnings = self._check_size()
-        self.modules: dict[str, Any] = {}
         self.export_nodes: dict[str, dict] = {}
-        reference_kind = "patch" if options.graph == "patch" else "tiled"
-        self.reference = self.fp32_candidate(reference_kind)
+        self.reference = self.fp32_candidate(self.plan.reference_kind)
+        base = len(self.validation)
         self.decision = DecisionSet(
             self.validation,
             self.reference.runner.run,
-            lambda round_index: extension_strips(
-                self.config, self.data, self.image_size, round_index, max(len(self.validation), 64)
-            ),
+            lambda round_index: self.plan.more_validation(round_index, max(base, 64)),
             tolerance=GATE,
             alpha=ALPHA,
             max_extensions=options.max_extensions,
         )
         self.calibrations: dict[tuple[str, str], Calibration] = {}
-        self._calibration_strips: list[np.ndarray] | None = None
 
     def _check_size(self) -> list[str]:
         labels = [s.label for s in self.validation]
         defective = sum(labels)
-        logger.info("[export] deciding on %d validation strips (%d defective)", len(labels), defective)
+        logger.info("[export] deciding on %d validation samples (%d defective)", len(labels), defective)
         resolution = pair_resolution(labels)
         if resolution <= GATE / 4:
             return []
         message = (
-            f"{len(labels)} validation strips ({defective} defective) are too few to resolve the "
+            f"{len(labels)} validation samples ({defective} defective) are too few to resolve the "
             f"{GATE} tolerance: one misordered (defective, good) pair moves image AUROC by "
-            f"{resolution:.4f}; give the dataset a valid/ split of at least 60 strips, half defective"
+            f"{resolution:.4f}; give the dataset a valid/ split of at least 60, half defective"
         )
         logger.warning("[export] %s", message)
         return [message]
 
-    def spec(self, kind: str) -> GraphSpec:
-        full_image = kind != "patch"
-        return GraphSpec(
+    def fp32_candidate(self, kind: str) -> Candidate:
+        model, nodes = export_onnx(self.plan.graph(kind), kind)
+        self.export_nodes[kind] = nodes
+        model = prepare(model)
+        return Candidate(
+            name=f"fp32 {kind}",
+            precision="fp32",
             kind=kind,
-            image_size=self.image_size,
-            patch=self.patch,
-            min_overlap=self.patch // 8,
-            roi=self.options.roi and full_image,
-            seed3ch=self.options.output_format == "seed3ch" and full_image,
+            model=model,
+            runner=self.plan.runner(kind, model),
         )
 
-    def fp32_candidate(self, kind: str) -> Candidate:
-        spec = self.spec(kind)
-        self.modules[kind] = build_graph(self.network, spec)
-        model, nodes = export_onnx(self.modules[kind], spec)
-        self.export_nodes[kind] = nodes
-        return Candidate(name=f"fp32 {kind}", precision="fp32", spec=spec, model=prepare(model))
-
     def calibration(self, fp32: Candidate, method: str) -> Calibration:
-        key = (fp32.spec.kind, method)
+        key = (fp32.kind, method)
         if key not in self.calibrations:
-            if self._calibration_strips is None:
-                self._calibration_strips = calibration_strips(
-                    self.config,
-                    self.data,
-                    self.image_size,
-                    self.options.calibration_count,
-                    self.options.calib,
-                )
-            ys, xs = fp32.spec.positions
-            channels = 4 if fp32.spec.roi else 3
-            feeds = [
-                graph_feed(s, fp32.spec.kind, channels, fp32.spec.patch, ys, xs)
-                for s in self._calibration_strips
-            ]
-            self.calibrations[key] = Calibration(fp32.model, feeds, method)
+            self.calibrations[key] = Calibration(fp32.model, self.plan.calibration(fp32.kind), method)
         return self.calibrations[key]
 
     def int8_candidate(self, fp32: Candidate, method: str, islands: tuple[str, ...]) -> Candidate:
-        groups = node_groups(fp32.model)
+        groups = self.plan.float_groups(fp32.model)
         nodes = [n for group in islands for n in groups[group]]
         model = self.calibration(fp32, method).quantize(nodes)
         suffix = "".join(f" +{g}" for g in islands)
         return Candidate(
-            name=f"int8 {fp32.spec.kind} {method}{suffix}",
+            name=f"int8 {fp32.kind} {method}{suffix}",
             precision="int8",
-            spec=fp32.spec,
+            kind=fp32.kind,
             model=model,
+            runner=self.plan.runner(fp32.kind, model),
             method=method,
             islands=islands,
             float_nodes=len(nodes),
@@ -231,9 +178,9 @@ def export_run(options: ExportOptions) -> dict[str, Any]:
 
     Raises:
         defectkit.Error subclasses: a missing or corrupt run, missing training data, an image
-            size below one patch, an empty calibration folder, or no INT8 candidate shown within
-            the gate (:class:`AccuracyGateError`) unless ``allow_accuracy_drop``. Nothing is
-            written then.
+            size the family cannot take, an empty calibration folder, or no INT8 candidate shown
+            within the gate (:class:`AccuracyGateError`) unless ``allow_accuracy_drop``. Nothing
+            is written then.
     """
     exporter = _Exporter(options)
     try:
@@ -242,85 +189,87 @@ def export_run(options: ExportOptions) -> dict[str, Any]:
         exporter.close()
 
 
+def _choose_int8(
+    exporter: _Exporter, options: ExportOptions, fp32: Candidate, pool: list, tried: list
+) -> dict:
+    """Chooses the INT8 candidate (or refuses); returns the report's ``int8`` entry."""
+    # The chosen graph first, then any other that passed, fastest first.
+    others = sorted(
+        (c for c in pool if c is not fp32 and c.comparison.verdict == "pass"), key=lambda c: c.rank
+    )
+    int8 = choose_int8(
+        [fp32, *others],
+        options.methods,
+        lambda graph: list(exporter.plan.float_groups(graph.model)),
+        exporter.int8_candidate,
+        exporter.decision,
+        tried,
+    )
+    int8_tried = [c for c in tried if c.precision == "int8"]
+    closest = int8 or min(int8_tried, key=lambda c: c.comparison.worst_upper_bound)
+    if int8 is None:
+        if not options.allow_accuracy_drop:
+            msg = (
+                f"export: no INT8 candidate was shown within {GATE} AUROC of the trained network "
+                f"({len(int8_tried)} tried); the closest, {closest.name}: "
+                f"{closest.comparison.describe()}. Nothing was written; pass --allow-accuracy-drop "
+                f"to write it anyway"
+            )
+            raise AccuracyGateError(msg)
+        logger.warning("[export] writing %s although it failed the gate", closest.name)
+    closest.outcome = "shipped as model_int8.onnx" + ("" if int8 else " (gate failed, --allow-accuracy-drop)")
+    own_fp32 = next(c for c in tried if c.precision == "fp32" and c.kind == closest.kind)
+    exporter.decision.measure(own_fp32)  # the same samples as the INT8 candidate
+    versus_fp32 = compare(own_fp32.outputs, closest.outputs, GATE, alpha=exporter.decision.look_alpha)
+    return {
+        "candidate": closest,
+        "graph": closest.kind,
+        "method": closest.method,
+        "float_islands": list(closest.islands),
+        "gate": {
+            "limit": GATE,
+            "passed": int8 is not None,
+            "versus": "the trained network (reference)",
+            **closest.summary()["comparison"],
+        },
+        "versus_own_fp32": {m.metric: m.drop for m in versus_fp32.metrics.values()},
+        "calibration": str(options.calib) if options.calib else "the family's training samples",
+        "calibration_samples": options.calibration_count,
+    }
+
+
 def _export(exporter: _Exporter, options: ExportOptions) -> dict[str, Any]:
-    kinds = FULL_IMAGE_KINDS if options.graph == "auto" else (options.graph,)
-    reference = exporter.reference
-    fp32_pool = [
-        reference if kind == reference.spec.kind else exporter.fp32_candidate(kind) for kind in kinds
-    ]
+    plan, reference = exporter.plan, exporter.reference
+    pool = [reference if kind == reference.kind else exporter.fp32_candidate(kind) for kind in plan.kinds]
     if options.graph == "auto":
-        fp32, reason = choose_graph(fp32_pool, reference, exporter.decision)
+        fp32, reason = choose_graph(pool, reference, exporter.decision)
         if fp32 is None:  # the reference graph is the trained network: failing it is a bug, not data
-            msg = "export: no graph kind matches the trained network, not even the tiled one"
+            msg = "export: no graph kind matches the trained network, not even the reference graph"
             raise Error(msg)
     else:
-        fp32, reason = fp32_pool[0], "asked for"
+        fp32, reason = pool[0], "asked for"
         exporter.decision.measure(fp32)
     fp32.outcome = "shipped as model_fp32.onnx"
-    tried: list[Candidate] = list(dict.fromkeys([reference, *fp32_pool]))
+    tried: list[Candidate] = list(dict.fromkeys([reference, *pool]))
     artifacts = {"model_fp32.onnx": fp32}
-    report: dict[str, Any] = {"run": str(options.run), "image_size": list(exporter.image_size)}
+    report: dict[str, Any] = {"run": str(options.run), "family": exporter.family.name}
     if options.int8:
-        # The chosen graph first, then any other that passed, fastest first.
-        others = sorted(
-            (c for c in fp32_pool if c is not fp32 and c.comparison.verdict == "pass"), key=lambda c: c.rank
-        )
-        int8 = choose_int8(
-            [fp32, *others],
-            options.methods,
-            lambda graph: list(node_groups(graph.model)),
-            exporter.int8_candidate,
-            exporter.decision,
-            tried,
-        )
-        int8_tried = [c for c in tried if c.precision == "int8"]
-        closest = int8 or min(int8_tried, key=lambda c: c.comparison.worst_upper_bound)
-        if int8 is None:
-            report_path = options.out / "export_report.json"
-            if not options.allow_accuracy_drop:
-                msg = (
-                    f"export: no INT8 candidate was shown within {GATE} AUROC of the trained network "
-                    f"({len(int8_tried)} tried); the closest, {closest.name}: "
-                    f"{closest.comparison.describe()}. Nothing was written; pass --allow-accuracy-drop "
-                    f"to write it anyway"
-                )
-                raise AccuracyGateError(msg)
-            logger.warning("[export] writing %s although it failed the gate (%s)", closest.name, report_path)
-        closest.outcome = "shipped as model_int8.onnx" + (
-            "" if int8 else " (gate failed, --allow-accuracy-drop)"
-        )
-        artifacts["model_int8.onnx"] = closest
-        own_fp32 = next(c for c in tried if c.precision == "fp32" and c.spec.kind == closest.spec.kind)
-        exporter.decision.measure(own_fp32)  # the same strips as the INT8 candidate
-        versus_fp32 = compare(own_fp32.outputs, closest.outputs, GATE, alpha=exporter.decision.look_alpha)
-        report["int8"] = {
-            "graph": closest.spec.kind,
-            "method": closest.method,
-            "float_islands": list(closest.islands),
-            "gate": {
-                "limit": GATE,
-                "passed": int8 is not None,
-                "versus": "the trained network (reference)",
-                **closest.summary()["comparison"],
-            },
-            "versus_own_fp32": {m.metric: m.drop for m in versus_fp32.metrics.values()},
-            "calibration": str(options.calib) if options.calib else "training strips with synthetic defects",
-            "calibration_strips": options.calibration_count,
-        }
+        report["int8"] = _choose_int8(exporter, options, fp32, pool, tried)
+        artifacts["model_int8.onnx"] = report["int8"].pop("candidate")
     for candidate in tried:
         if not candidate.outcome:
             candidate.outcome = _dropped_because(candidate)
     report.update(
         {
-            "graph": fp32.spec.kind,
+            "graph": fp32.kind,
             "graph_reason": reason,
             "decision": {
-                "reference": "the trained network as defectkit eval runs it (the tiled FP32 graph)",
+                "reference": f"the trained network as its {plan.reference_kind} graph",
                 "tolerance": GATE,
                 "alpha": ALPHA,
                 "per_look_alpha": exporter.decision.look_alpha,
-                "validation_strips": exporter.decision.base,
-                "strips": len(exporter.decision.strips),
+                "validation_samples": exporter.decision.base,
+                "samples": len(exporter.decision.samples),
                 "extensions": exporter.decision.extensions,
                 "warnings": exporter.warnings,
             },
@@ -329,16 +278,12 @@ def _export(exporter: _Exporter, options: ExportOptions) -> dict[str, Any]:
         }
     )
     for candidate in artifacts.values():
-        heatmaps, scores, _ = candidate.runner.run_all(exporter.validation)
-        entry = {"graph": candidate.spec.kind, "accuracy": accuracy(exporter.validation, heatmaps, scores)}
+        outputs = [candidate.runner.run(sample) for sample in exporter.validation]
+        heatmaps, scores = [h for h, _ in outputs], [s for _, s in outputs]
+        entry = {"graph": candidate.kind, "accuracy": plan.accuracy(exporter.validation, heatmaps, scores)}
         if candidate.precision == "fp32":
-            kind = candidate.spec.kind
-            entry["parity"] = parity(
-                exporter.modules[kind],
-                exporter.network,
-                kind,
-                candidate.runner,
-                exporter.validation[:PARITY_STRIPS],
+            entry["parity"] = plan.parity(
+                candidate.kind, candidate.runner, exporter.validation[:PARITY_SAMPLES]
             )
         report[candidate.precision] = {**report.get(candidate.precision, {}), **entry}
     _write(options.out, artifacts, exporter, report)
@@ -361,22 +306,25 @@ def _write(out: pathlib.Path, artifacts: dict[str, Candidate], exporter: _Export
     try:
         report["files"] = {}
         for name, candidate in artifacts.items():
-            model = candidate.model
             thresholds = report[candidate.precision]["accuracy"]["thresholds"]
-            extra = {}
-            if candidate.precision == "int8":
-                extra = {
-                    "calibration": {"method": candidate.method, "float_islands": list(candidate.islands)}
-                }
-            write_artifact_metadata(exporter, model, candidate.spec, candidate.precision, thresholds, extra)
-            path = staging / name
-            onnx.save(model, path)
-            onnx.checker.check_model(str(path))  # what was written, not what is in memory
-            report["files"][name] = {
-                "sha256": sha256(path),
-                "bytes": path.stat().st_size,
-                "thresholds": thresholds,
+            provenance: dict[str, Any] = {
+                "run_config": exporter.config.to_dict(),
+                "checkpoint_epoch": exporter.info.get("epoch"),
             }
+            if candidate.precision == "int8":
+                provenance["calibration"] = {
+                    "method": candidate.method,
+                    "float_islands": list(candidate.islands),
+                }
+            metadata = exporter.plan.metadata(
+                candidate.kind, candidate.model, candidate.precision, thresholds, provenance
+            )
+            write_metadata(candidate.model, metadata)
+            path = staging / name
+            onnx.save(candidate.model, path)
+            onnx.checker.check_model(str(path))  # what was written, not what is in memory
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            report["files"][name] = {"sha256": digest, "bytes": path.stat().st_size, "thresholds": thresholds}
         (staging / "export_report.json").write_text(json.dumps(report, indent=2, default=_json) + "\n")
         for path in staging.iterdir():
             os.replace(path, out / path.name)

@@ -1,8 +1,8 @@
 """INT8 with ONNX Runtime's static quantisation (QDQ, per-channel signed weights).
 
-Which calibration method, and which parts of the graph stay in float, is
-decided by measurement on the validation split (:mod:`defectkit.export.pipeline`);
-this module only knows how to quantise one way and how to name the parts.
+Which calibration method, and which parts of the graph stay in float (the
+family names the parts), is decided by measurement on the validation split
+(:mod:`defectkit.export.pipeline`); this module only knows how to quantise.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
 
-__all__ = ["CALIBRATION_METHODS", "Calibration", "node_groups", "prepare"]
+__all__ = ["CALIBRATION_METHODS", "Calibration", "prepare"]
 
 CALIBRATION_METHODS = {
     "minmax": CalibrationMethod.MinMax,
@@ -66,51 +66,6 @@ class _Feeds(CalibrationDataReader):
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._feeds, None)
-
-
-def _consumers(model: onnx.ModelProto) -> dict[str, list[onnx.NodeProto]]:
-    by_input: dict[str, list[onnx.NodeProto]] = {}
-    for node in model.graph.node:
-        for name in node.input:
-            by_input.setdefault(name, []).append(node)
-    return by_input
-
-
-def _downstream(model: onnx.ModelProto, start: onnx.NodeProto) -> list[str]:
-    """Names of ``start`` and every node fed, directly or not, by its outputs."""
-    consumers = _consumers(model)
-    seen, stack = {start.name}, [start]
-    while stack:
-        for output in stack.pop().output:
-            for node in consumers.get(output, []):
-                if node.name not in seen:
-                    seen.add(node.name)
-                    stack.append(node)
-    return [n.name for n in model.graph.node if n.name in seen]
-
-
-def node_groups(model: onnx.ModelProto) -> dict[str, list[str]]:
-    """The parts of an exported graph that may be kept in float, by name.
-
-    - ``head``: the softmax and everything after it (stitching, ROI, the image score): the
-      probabilities whose ranking the AUROCs measure.
-    - ``input``: everything before the first convolution (scaling, channel slicing, tiling).
-    - ``first_conv`` / ``last_conv``: the network's first convolution and its classifier.
-    - ``upsample``: the decoder's bilinear Resize ops.
-    """
-    nodes = list(model.graph.node)
-    convs = [n for n in nodes if n.op_type == "Conv"]
-    softmax = next((n for n in nodes if n.op_type == "Softmax"), None)
-    groups: dict[str, list[str]] = {}
-    if softmax is not None:
-        groups["head"] = _downstream(model, softmax)
-    if convs:
-        network = set(_downstream(model, convs[0]))
-        groups["input"] = [n.name for n in nodes if n.name not in network]
-        groups["first_conv"] = [convs[0].name]
-        groups["last_conv"] = [convs[-1].name]
-    groups["upsample"] = [n.name for n in nodes if n.op_type == "Resize"]
-    return {name: members for name, members in groups.items() if members}
 
 
 def _named(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -37,6 +37,8 @@ def run_demo(out: pathlib.Path, seed: int, precision: str, threads: int) -> dict
     command = [
         str(pathlib.Path(sys.executable).parent / "defectkit"),
         "demo",
+        "--family",
+        "reference_unet",
         "--out",
         str(out),
         "--train-seed",
@@ -68,8 +70,13 @@ def table(out: pathlib.Path, configurations: list[tuple[str, int]]) -> str:
     ]
     by_precision: dict[str, list[dict]] = {}
     for precision, seed in configurations:
-        path = out / f"{precision}-seed{seed}" / "summary.json"
-        if not path.is_file():
+        folder = out / f"{precision}-seed{seed}"
+        # defectkit demo writes OUT/<family>/summary.json (OUT/summary.json before the family seam)
+        path = next(
+            (p for p in (folder / "reference_unet" / "summary.json", folder / "summary.json") if p.is_file()),
+            None,
+        )
+        if path is None:
             lines.append(f"| {precision} | {seed} | " + " | ".join("-" for _ in COLUMNS) + " | FAILED | | |")
             continue
         summary = json.loads(path.read_text())

@@ -49,15 +49,19 @@ def test_native_paths_work_without_torch_or_the_training_stack(tmp_path: pathlib
         assert out["square"].tolist() == [[9.0, 9.0, 9.0]], out
         from defectkit.cli.main import main  # runtime commands parse without the training stack
         assert main(["info"]) == 0
-        try:
-            main(["bench", "--help"])
-        except SystemExit as done:
-            assert done.code == 0
+        for help_args in (["bench", "--help"], ["--help"]):  # every command listed, none imported
+            try:
+                main(help_args)
+            except SystemExit as done:
+                assert done.code == 0
+        assert main(["train", "data", "--out", "run"]) == 3  # says which extra to install
         loaded = sorted(m for m in sys.modules if m.split(".")[0] in {TRAINING_ONLY!r})
         assert not loaded, loaded
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+    assert "defectkit train needs the 'train' extra" in result.stderr
+    assert "export" in result.stdout and "(needs defectkit[train])" in result.stdout  # listed in --help
     np.testing.assert_array_equal(np.load(tmp_path / "read.npy"), strip)
 
 

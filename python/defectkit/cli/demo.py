@@ -1,35 +1,25 @@
-"""``defectkit demo``: the main job end to end on the embedded demo dataset.
+"""``defectkit demo``: each model family's main job end to end on its embedded demo data.
 
-synthesise -> read natively (checked against tifffile) -> train -> evaluate
-on the test split -> panels for a few strips -> export FP32 and INT8 artifacts
--> the test split again through the C++ runtime (Python bindings, then the
-``defectkit-infer`` tool) -> a latency line per artifact.
+For every family with a demo (or those named with ``--family``): synthesise its
+demo dataset -> train -> evaluate -> export FP32 and INT8 -> evaluate again
+through the C++ runtime -> a latency line; each in ``OUT/<family>/``, with the
+figures in ``OUT/<family>/summary.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
-import json
 import pathlib
-import statistics
 import time
 
-import numpy as np
-
-import defectkit
-
-# What --smoke runs: the demo's whole path on a few small strips and a tiny network, in about a
-# minute, to show that every step hands the next what it needs (accuracy is not its question).
-SMOKE_DATASET = dict(
-    n_train=6, n_test_good=3, n_test_defect=3, n_valid_good=4, n_valid_defect=4, height=256, width=96
-)
-SMOKE_TRAINING = dict(epochs=2, width=4, patch_size=64, batch_size=8)
+DEMO_FAMILIES = ("reference_unet",)  # the built-in families, in the order make demo runs them
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    # The demo trains with the library's defaults (TrainConfig): the recipe measured in the README.
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("demo_out"), help="work folder")
+    parser.add_argument(
+        "--family", action="append", choices=DEMO_FAMILIES, help="run only this family's demo (repeatable)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
     parser.add_argument("--train-seed", type=int, default=0, help="training seed (default 0)")
     parser.add_argument(
@@ -38,289 +28,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="training arithmetic (auto: bf16 where the CPU computes it natively)",
     )
-    parser.add_argument("--epochs", type=int, default=0, help="training epochs (0: by the patch budget)")
+    parser.add_argument("--epochs", type=int, default=0, help="training epochs (0: the family's recipe)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     parser.add_argument(
         "--smoke",
         action="store_true",
-        help="the same path on a few small strips and a tiny network (about a minute; what make test runs)",
+        help="the same path on a little data and a tiny network (about a minute each; make test runs it)",
     )
-
-
-def read_all(strips: list[pathlib.Path], reader) -> tuple[list[np.ndarray], list[float]]:
-    arrays, seconds = [], []
-    for path in strips:
-        start = time.perf_counter()
-        arrays.append(reader(path))
-        seconds.append(time.perf_counter() - start)
-    return arrays, seconds
-
-
-def check_native_reader(data: pathlib.Path) -> bool:
-    from defectkit.data.strip_io import read_strip_tifffile
-
-    strips = sorted(data.rglob("*.tif"))
-    native, native_s = read_all(strips, defectkit.read_strip)
-    python, python_s = read_all(strips, read_strip_tifffile)
-    mismatched = [p for p, a, b in zip(strips, native, python, strict=True) if not np.array_equal(a, b)]
-    if mismatched:
-        print(
-            f"[demo] native and tifffile readers disagree on {len(mismatched)} strips, e.g. {mismatched[0]}"
-        )
-        return False
-    splits = collections.Counter(str(p.parent.relative_to(data)) for p in strips)
-    shapes = collections.Counter(a.shape for a in native)
-    print(f"[demo] splits: {dict(sorted(splits.items()))}; shapes (C, H, W): {dict(shapes)}")
-    native_ms, python_ms = statistics.median(native_s) * 1e3, statistics.median(python_s) * 1e3
-    print(
-        f"[demo] native reader: median {native_ms:.2f} ms/strip; tifffile+numpy: {python_ms:.2f} ms/strip; "
-        f"both agree bit for bit on all {len(strips)} strips"
-    )
-    return True
-
-
-def train_demo_model(data: pathlib.Path, run: pathlib.Path, args: argparse.Namespace) -> dict:
-    from defectkit.training import TrainConfig, train
-
-    overrides = dict(SMOKE_TRAINING) if args.smoke else {}
-    if args.epochs:
-        overrides["epochs"] = args.epochs
-    config = TrainConfig(
-        data=str(data),
-        out=str(run),
-        threads=args.threads,
-        seed=args.train_seed,
-        precision=args.precision,
-        **overrides,
-    )
-    start = time.perf_counter()
-    row = train(config)
-    minutes = (time.perf_counter() - start) / 60
-    row = {**row, "minutes": minutes}
-    epochs = json.loads((run / "config.json").read_text())["epochs"]  # 0 resolved by the training set's size
-    print(
-        f"[demo] trained width {config.width} for {epochs} epochs in {minutes:.1f} min "
-        f"({row['patches_per_s']:.0f} patches/s in {row['precision']}, {100 * row['data_wait_share']:.0f}% "
-        f"waiting for data); last epoch's validation pixel AUROC {row['val_pixel_auroc']:.4f}"
-    )
-    return row
-
-
-def evaluate_demo_model(data: pathlib.Path, run: pathlib.Path) -> dict:
-    from defectkit.evaluation.dataset_eval import evaluate_run
-    from defectkit.evaluation.metrics import flagged_at
-    from defectkit.training import TrainConfig, load_model
-
-    model, info = load_model(run)
-    first = TrainConfig.from_dict(info["train_config"]).first_best_candidate()
-    print(
-        f"[demo] best.pt is epoch {info['epoch'] + 1} (best validation pixel AUROC from epoch {first + 1} on)"
-    )
-    result = evaluate_run(model, data, info["patch_size"])
-    (run / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
-    good = [s["score"] for s in result["scores"] if s["category"] == "good"]
-    threshold = result["thresholds"]["image"]
-    flagged = flagged_at(result["scores"], threshold)
-    print(
-        f"[demo] test split: image AUROC {result['image_auroc']:.4f}, "
-        f"pixel AUROC {result['pixel_auroc']:.4f} "
-        f"({result['count']} strips) -> {run / 'eval.json'}"
-    )
-    print(
-        f"[demo] good strips (defects only in the references): max score {max(good):.3f} vs image threshold "
-        f"{threshold:.3f}: {flagged['good_flagged']} of {flagged['good']} flagged"
-    )
-    return result
-
-
-def export_demo_model(run: pathlib.Path, out: pathlib.Path, smoke: bool) -> dict:
-    from defectkit.cli import main
-
-    start = time.perf_counter()
-    # A smoke's network is barely trained: its INT8 may fail the gate, and is written anyway.
-    extra = ["--allow-accuracy-drop", "--calibration", "minmax", "--max-extensions", "0"] if smoke else []
-    if main(["export", str(run), "--out", str(out), "--int8", *extra]) != 0:
-        msg = f"export of {run} failed (see above)"
-        raise defectkit.Error(msg)
-    print(f"[demo] exported in {(time.perf_counter() - start) / 60:.1f} min -> {out}")
-    return json.loads((out / "export_report.json").read_text())
-
-
-def evaluate_artifacts(data: pathlib.Path, artifacts: pathlib.Path, torch_result: dict) -> dict:
-    """The test split again, through the C++ runtime, at the thresholds the artifacts carry."""
-    from defectkit.evaluation.dataset_eval import evaluate_run
-    from defectkit.evaluation.metrics import flagged_at
-
-    results = {}
-    for name in ("model_fp32.onnx", "model_int8.onnx"):
-        inspector = defectkit.Inspector(artifacts / name)
-        patch = int(inspector.metadata["tiling"]["patch"])
-        result = results[name] = evaluate_run(inspector, data, patch, progress=False)
-        threshold = result["artifact_threshold"] = inspector.metadata["thresholds"]["image"]
-        flagged = flagged_at(result["scores"], threshold)
-        print(
-            f"[demo] native {name}: image AUROC {result['image_auroc']:.4f}, pixel AUROC "
-            f"{result['pixel_auroc']:.4f} (PyTorch: {torch_result['image_auroc']:.4f} / "
-            f"{torch_result['pixel_auroc']:.4f}); at the artifact's image threshold {threshold:.3f}: "
-            f"{flagged['defective_flagged']} of {flagged['defective']} defective and "
-            f"{flagged['good_flagged']} of {flagged['good']} good strips flagged"
-        )
-    return results
-
-
-def infer_with_tool(data: pathlib.Path, artifacts: pathlib.Path, out: pathlib.Path) -> None:
-    """The test split through the C++ tool ``defectkit-infer`` (no Python in the loop): image AUROC
-    of the scores it writes, and its own per-strip latency."""
-    import csv
-    import shutil
-    import subprocess
-    import sys
-
-    from defectkit.evaluation.metrics import auroc
-
-    tool = shutil.which("defectkit-infer", path=str(pathlib.Path(sys.executable).parent))
-    if tool is None:
-        print("[demo] defectkit-infer is not installed next to this Python; skipped")
-        return
-    strips = sorted((data / "test").rglob("*.tif"))
-    artifact = artifacts / "model_int8.onnx"
-    subprocess.run(
-        [tool, str(artifact), *map(str, strips), "--out", str(out)], check=True, capture_output=True
-    )
-    with (out / "results.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
-    labels = [int(pathlib.Path(r["path"]).parent.name != "good") for r in rows]
-    scores = [float(r["score"]) for r in rows]
-    flagged = sum(int(r["is_defective"]) for r, label in zip(rows, labels, strict=True) if not label)
-    median_ms = statistics.median(float(r["ms"]) for r in rows)
-    print(
-        f"[demo] defectkit-infer {artifact.name}: image AUROC {auroc(labels, scores):.4f} on {len(rows)} "
-        f"strips, {flagged} of {labels.count(0)} good strips flagged; median {median_ms:.0f} ms/strip "
-        f"incl. read -> {out / 'results.csv'}"
-    )
-
-
-def benchmark_artifacts(data: pathlib.Path, artifacts: pathlib.Path, threads: int, runs: int = 24) -> dict:
-    """One latency line per artifact on the demo's good test strips (read natively every run)."""
-    from defectkit.cli.bench import bench
-
-    p50 = {}
-    for name in ("model_fp32.onnx", "model_int8.onnx"):
-        r = bench(artifacts / name, data / "test" / "good", runs=runs, warmup=min(4, runs), threads=threads)
-        print(
-            f"[demo] bench {name}: p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, "
-            f"{r['strips_per_s']:.2f} strips/s ({r['runs']} runs incl. file read, threads "
-            f"{threads or 'auto'}, load {r['load_average'][0][0]:.1f}); `defectkit bench` for more"
-        )
-        p50[name] = r["p50_ms"]
-    return p50
-
-
-def write_panels(data: pathlib.Path, run: pathlib.Path, out: pathlib.Path) -> None:
-    from defectkit.cli import main
-
-    picks = [sorted((data / "test" / category).glob("*.tif"))[0] for category in ("good", "scratch", "blob")]
-    main(["infer", str(run), *map(str, picks), "--out", str(out), "--no-progress"])
-
-
-def _expect(condition: bool, what: str) -> None:
-    """Stops the demo when a step did not produce what the next one needs."""
-    if not condition:
-        msg = f"demo: {what}"
-        raise defectkit.Error(msg)
-
-
-def _summary_line(result: dict) -> str:
-    return f"image AUROC {result['image_auroc']:.4f}, pixel AUROC {result['pixel_auroc']:.4f}"
-
-
-def _headline(result: dict, threshold: float) -> dict:
-    """AUROCs, and good strips flagged and defects missed at ``threshold``."""
-    from defectkit.evaluation.metrics import flagged_at
-
-    flagged = flagged_at(result["scores"], threshold)
-    return {
-        "image_auroc": result["image_auroc"],
-        "pixel_auroc": result["pixel_auroc"],
-        "image_threshold": threshold,
-        "good_flagged": flagged["good_flagged"],
-        "good": flagged["good"],
-        "defects_missed": flagged["defective"] - flagged["defective_flagged"],
-        "defective": flagged["defective"],
-    }
-
-
-def write_summary(out: pathlib.Path, args: argparse.Namespace, parts: dict) -> None:
-    """OUT/summary.json: the figures the README's demo table collects (experiments/reference_unet)."""
-    from defectkit.benchmarking import machine_info
-
-    torch_result, report, native = parts["torch"], parts["report"], parts["native"]
-    summary = {
-        "dataset_seed": args.seed,
-        "train_seed": args.train_seed,
-        "precision_asked": args.precision,
-        "precision": parts["training"]["precision"],
-        "smoke": args.smoke,
-        "machine": {k: machine_info()[k] for k in ("cpu", "cpu_flags", "cores")},
-        "training_minutes": parts["training"]["minutes"],
-        "pytorch": _headline(torch_result, torch_result["thresholds"]["image"]),
-        "export": {
-            "graph": report["graph"],
-            "int8_graph": report["int8"]["graph"],
-            "int8_method": report["int8"]["method"],
-            "float_islands": report["int8"]["float_islands"],
-            "gate_passed": report["int8"]["gate"]["passed"],
-            "int8_image_drop": report["int8"]["gate"]["image_auroc"]["drop"],
-            "validation_strips": report["decision"]["strips"],
-            "extensions": report["decision"]["extensions"],
-        },
-        "native": {
-            name: _headline(result, float(result["artifact_threshold"])) for name, result in native.items()
-        },
-        "p50_ms": parts["p50"],
-        "minutes": parts["minutes"],
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
-    from defectkit.data.demo import make_demo_dataset
+    import defectkit
+    from defectkit import families
+    from defectkit.models.family import DemoOptions
 
     info = defectkit.native_info()
-    versions = f"defectkit {info['defectkit']}, ONNX Runtime {info['onnxruntime']}"
-    print(f"[demo] {versions} ({info['onnxruntime_library']})")
-    begin = time.perf_counter()
-
-    data, run_dir = args.out / "data", args.out / "run"
-    start = time.perf_counter()
-    make_demo_dataset(data, seed=args.seed, overwrite=True, **(SMOKE_DATASET if args.smoke else {}))
-    print(f"[demo] synthesised the demo dataset in {time.perf_counter() - start:.1f} s -> {data}")
-    if not check_native_reader(data):
-        return 1
-    training = train_demo_model(data, run_dir, args)
-    _expect((run_dir / "best.pt").is_file(), f"training wrote no {run_dir / 'best.pt'}")
-    torch_result = evaluate_demo_model(data, run_dir)
-    _expect((run_dir / "eval.json").is_file(), "evaluation wrote no eval.json")
-    write_panels(data, run_dir, args.out / "panels")
-    artifacts = args.out / "artifact"
-    report = export_demo_model(run_dir, artifacts, args.smoke)
-    for name in ("model_fp32.onnx", "model_int8.onnx", "export_report.json"):
-        _expect((artifacts / name).is_file(), f"export wrote no {artifacts / name}")
-    native = evaluate_artifacts(data, artifacts, torch_result)
-    for name, result in native.items():
-        _expect(
-            result["count"] == torch_result["count"],
-            f"the C++ runtime did not inspect every strip with {name}",
-        )
-    infer_with_tool(data, artifacts, args.out / "native_infer")
-    p50 = benchmark_artifacts(data, artifacts, args.threads, runs=4 if args.smoke else 24)
-    minutes = (time.perf_counter() - begin) / 60
-    parts = dict(
-        training=training, torch=torch_result, report=report, native=native, p50=p50, minutes=minutes
-    )
-    write_summary(args.out, args, parts)
     print(
-        f"[demo] done in {minutes:.1f} min: test split {_summary_line(torch_result)} (PyTorch); "
-        f"INT8 through the C++ runtime {_summary_line(native['model_int8.onnx'])}"
+        f"[demo] defectkit {info['defectkit']}, ONNX Runtime {info['onnxruntime']} "
+        f"({info['onnxruntime_library']})"
     )
+    options = DemoOptions(
+        seed=args.seed,
+        train_seed=args.train_seed,
+        precision=args.precision,
+        epochs=args.epochs,
+        threads=args.threads,
+        smoke=args.smoke,
+    )
+    begin = time.perf_counter()
+    for name in args.family or DEMO_FAMILIES:
+        print(f"[demo] === {name} ===")
+        families.get(name).demo(args.out / name, options)
+    print(f"[demo] all done in {(time.perf_counter() - begin) / 60:.1f} min -> {args.out}")
     return 0

@@ -19,9 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--graph",
-        choices=("auto", "tiled", "full_frame", "patch"),
         default="auto",
-        help="graph kind (auto: the fastest full-image graph shown within the gate of the trained network)",
+        help="graph kind: auto (the fastest shown within the gate of the trained network) or one of the "
+        "family's (reference_unet: tiled, full_frame, patch)",
     )
     parser.add_argument(
         "--output-format",
@@ -52,10 +52,10 @@ def print_summary(report: dict) -> None:
     log = logging.getLogger("defectkit")
     decision = report["decision"]
     log.info(
-        "[export] each candidate against the trained network on %d validation strips (%d synthesised "
+        "[export] each candidate against the trained network on %d validation samples (%d synthesised "
         "after %d extension(s)); tolerance %.3f AUROC, one-sided bounds at %.1f%% per look",
-        decision["strips"],
-        decision["strips"] - decision["validation_strips"],
+        decision["samples"],
+        decision["samples"] - decision["validation_samples"],
         decision["extensions"],
         decision["tolerance"],
         100 * (1 - decision["per_look_alpha"]),
@@ -71,20 +71,16 @@ def print_summary(report: dict) -> None:
             if metric in c
         )
         log.info(
-            "[export] %-32s %-9s %s  %6.1f ms/strip  %s",
+            "[export] %-32s %-9s %s  %6.1f ms/sample  %s",
             name,
             c["verdict"],
             drops,
-            entry["ms_per_strip"],
+            entry["ms_per_sample"],
             entry["outcome"],
         )
-    parity = report["fp32"]["parity"]
+    parity = ", ".join(f"{k.replace('_', ' ')} {v:.2e}" for k, v in report["fp32"]["parity"].items())
     log.info(
-        "[export] FP32: %s (%s); parity: ONNX vs PyTorch max |diff| %.2e, vs eval's sliding window %.2e",
-        report["graph"],
-        report["graph_reason"],
-        parity["onnx_vs_torch"],
-        parity["onnx_vs_sliding_window"],
+        "[export] FP32: %s (%s); parity, max |diff|: %s", report["graph"], report["graph_reason"], parity
     )
     if "int8" in report:
         q = report["int8"]

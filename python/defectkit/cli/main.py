@@ -5,53 +5,86 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import logging
 import sys
 
 import defectkit
 
-# command -> (module under defectkit.cli, one-line help)
+# command -> (module under defectkit.cli, one-line help, the extra it needs beyond the runtime)
 COMMANDS = {
-    "info": ("info", "print the package and ONNX Runtime versions the native runtime loads"),
-    "read": ("read", "decode strips with the native reader and summarise them"),
-    "synth": ("synth", "write the procedural demo strip dataset (MVTec layout)"),
-    "train": ("train", "train reference_unet on an MVTec-layout folder of strips"),
-    "eval": ("eval", "image and pixel AUROC of a trained run on a dataset's test split"),
-    "export": ("export", "write the deployable ONNX artifact (FP32, optionally INT8) of a trained run"),
-    "infer": ("infer", "heatmap panels (PNG) and a CSV of scores for strips"),
-    "demo": ("demo", "run the main job end to end on the embedded demo dataset"),
-    "bench": ("bench", "latency and throughput of one artifact on this machine"),
+    "info": ("info", "print the package and ONNX Runtime versions the native runtime loads", None),
+    "read": ("read", "decode strips with the native reader and summarise them", None),
+    "bench": ("bench", "latency and throughput of one artifact on this machine", None),
+    "synth": ("synth", "write the procedural demo strip dataset (MVTec layout)", "train"),
+    "train": ("train", "train a model family on a dataset folder", "train"),
+    "eval": ("eval", "test metrics of a trained run or an artifact on a dataset", "train"),
+    "export": (
+        "export",
+        "write the deployable ONNX artifact (FP32, optionally INT8) of a trained run",
+        "train",
+    ),
+    "infer": ("infer", "a picture and a CSV row of results per input", "train"),
+    "demo": ("demo", "run each family's main job end to end on its embedded demo data", "train"),
 }
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The parser; with ``only``, just that command gets its arguments.
+def build_parser(only: str | None = None, argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, that command gets its arguments (the others are only listed).
 
-    Some commands' options come from training dataclasses whose modules import torch: loading
-    only the command being run keeps ``defectkit bench`` or ``info`` as light as the runtime.
+    A command's options may come from training dataclasses whose modules import torch: loading
+    only the command being run keeps ``defectkit --help``, ``bench`` or ``info`` as light as the
+    runtime install.
     """
     parser = argparse.ArgumentParser(prog="defectkit", description=__doc__)
     parser.add_argument("--version", action="version", version=f"defectkit {defectkit.__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module, help_text) in COMMANDS.items():
-        command = sub.add_parser(name, help=help_text, description=help_text)
-        if only is None or name == only:
-            importlib.import_module(f"defectkit.cli.{module}").add_arguments(command)
+    for name, (_, help_text, extra) in COMMANDS.items():
+        shown = help_text if extra is None else f"{help_text} (needs defectkit[{extra}])"
+        command = sub.add_parser(name, help=shown, description=shown)
+        if name == only:
+            add = _load(name).add_arguments
+            # Some commands' options depend on other options (train: --family picks the family's).
+            add(command, argv or []) if "argv" in inspect.signature(add).parameters else add(command)
     return parser
+
+
+class _MissingExtra(Exception):
+    pass
+
+
+def _load(name: str):
+    """The command's module; a missing training dependency becomes a message naming the extra."""
+    module = COMMANDS[name][0]
+    try:
+        return importlib.import_module(f"defectkit.cli.{module}")
+    except ImportError as error:  # ModuleNotFoundError where a package is missing
+        raise _MissingExtra(_needs(name, error)) from error
+
+
+def _needs(name: str | None, error: ImportError) -> str:
+    extra = (COMMANDS[name][2] if name else None) or "train"
+    missing = error.name or str(error)
+    return f"defectkit {name} needs the '{extra}' extra ({missing}): pip install 'defectkit[{extra}]'"
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     named = next((a for a in argv if a in COMMANDS), None)
-    args = build_parser(only=named).parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
-    module = importlib.import_module(f"defectkit.cli.{COMMANDS[args.command][0]}")
     try:
-        return int(module.run(args) or 0)
+        args = build_parser(only=named, argv=argv).parse_args(argv)
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+        return int(_load(args.command).run(args) or 0)
+    except _MissingExtra as missing:
+        print(f"defectkit: {missing}", file=sys.stderr)
+        return 3
     except defectkit.Error as error:
-        print(f"defectkit {args.command}: error: {error}", file=sys.stderr)
+        print(f"defectkit {named}: error: {error}", file=sys.stderr)
         return 2
+    except ImportError as error:  # a training dependency imported while the command ran
+        print(f"defectkit: {_needs(named, error)}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

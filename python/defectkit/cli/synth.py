@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-# The demo's split sizes (defectkit.data.demo.DEMO_COUNTS); repeated here because the runtime-only
-# install lists this command without the [train] extra that the generator needs.
+# The demo's split sizes (DEMO_COUNTS of the strip demo generator); repeated here because the
+# runtime-only install lists this command without the [train] extra that the generator needs.
 _COUNTS = {"train": 96, "test_good": 40, "test_defect": 60, "valid_good": 40, "valid_defect": 40}
 
 
@@ -27,11 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from defectkit.data.demo import make_demo_dataset  # needs the [train] extra
+    from defectkit.models.reference_unet.data.demo import make_demo_dataset  # needs the [train] extra
 
     make_demo_dataset(
         args.out,
-        n_train=args.train,  # defaults: defectkit.data.demo.DEMO_COUNTS
+        n_train=args.train,  # defaults: defectkit.models.reference_unet.data.demo.DEMO_COUNTS
         n_test_good=args.test_good,
         n_test_defect=args.test_defect,
         n_valid_good=args.valid_good,

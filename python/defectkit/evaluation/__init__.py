@@ -1,30 +1,12 @@
-"""Evaluation of patch models on whole strips: sliding-window heatmaps, scores, metrics, panels.
+"""Evaluation every family shares: AUROC, F1-optimal thresholds, a metrics report, and the paired
+evidence export decides on. Needs the training extra (scikit-learn).
 
-Needs the training extra (torch, scikit-learn, matplotlib, opencv).
+What is a family's own (strip heatmaps by sliding window, panels) lives in its folder under
+``defectkit.models``.
 """
 
 from __future__ import annotations
 
-from defectkit.evaluation.metrics import auroc, evaluate, f1_optimal_threshold, pixel_auroc
-from defectkit.evaluation.panels import save_panel, write_scores_csv
-from defectkit.evaluation.sliding_window import (
-    heatmaps_for,
-    image_score,
-    nearest_centre_index,
-    sliding_window_heatmap,
-    stitch_nearest_centre,
-)
+from defectkit.evaluation.metrics import auroc, evaluate, f1_optimal_threshold, flagged_at, pixel_auroc
 
-__all__ = [
-    "auroc",
-    "evaluate",
-    "f1_optimal_threshold",
-    "heatmaps_for",
-    "image_score",
-    "nearest_centre_index",
-    "pixel_auroc",
-    "save_panel",
-    "sliding_window_heatmap",
-    "stitch_nearest_centre",
-    "write_scores_csv",
-]
+__all__ = ["auroc", "evaluate", "f1_optimal_threshold", "flagged_at", "pixel_auroc"]

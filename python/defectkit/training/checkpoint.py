@@ -19,7 +19,9 @@ import torch
 
 from defectkit.errors import BadFileError, FileMissingError
 
-FORMAT_VERSION = 1
+# 2: the family seam (best_metric and selection_metric, the family's config nested in train_config);
+# format 1 checkpoints still load.
+FORMAT_VERSION = 2
 
 
 def save_atomically(payload: dict[str, Any], path: pathlib.Path) -> None:
@@ -73,29 +75,33 @@ def load_checkpoint(path: pathlib.Path) -> dict[str, Any]:
 
 
 def save_model_run(
-    run: pathlib.Path, model: torch.nn.Module, train_config: Any, patch_size: int, note: str
+    run: pathlib.Path, model: torch.nn.Module, train_config: Any, state: dict[str, Any], note: str
 ) -> pathlib.Path:
     """A run folder (``config.json`` + ``best.pt``) for weights that did not come from ``train``:
     benchmark models with random weights, test fixtures. Export and evaluation read it like any run.
 
     Args:
-        model: A reference_unet network (its ``config`` is saved as the model config).
+        model: A network of ``train_config.family``.
         train_config: The :class:`~defectkit.training.config.TrainConfig` to record (data, sizes).
+        state: The family's plain values a trained run's checkpoint holds (reference_unet:
+            ``{"patch_size": 128}``).
         note: Says where the weights came from; kept in the checkpoint's metrics.
     """
+    from defectkit import families
     from defectkit._version import __version__
 
+    family = families.get(train_config.family)
     run.mkdir(parents=True, exist_ok=True)
     train_config.save(run / "config.json")
     payload = {
+        **state,
         "format": "defectkit-checkpoint",
         "format_version": FORMAT_VERSION,
-        "family": "reference_unet",
+        "family": family.name,
         "defectkit_version": __version__,
         "epoch": 0,
-        "best_pixel_auroc": 0.0,
-        "model_config": model.config.to_dict(),
-        "patch_size": patch_size,
+        "selection_metric": family.selection_metric,
+        "best_metric": 0.0,
         "train_config": train_config.to_dict(),
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metrics": {"note": note},

@@ -1,8 +1,12 @@
-"""``train(config)``: the training run, resumable, single- or multi-process.
+"""``train(config)``: the training run of any family, resumable, single- or multi-process.
 
-Every random choice derives from (seed, epoch, index): patches and their
-synthetic defects from the dataset's per-item generator, the order from the
-sampler's (seed + epoch) generator. A resumed run therefore continues with
+The loop is written once: budget, optimiser, seed, device, precision, EMA,
+atomic checkpoints, resume and DDP. What the family owns (its network, data,
+loss, validation) comes from ``defectkit.families.get(config.family)``.
+
+Every random choice derives from (seed, epoch, index): a family's items from
+the dataset's per-item generator, the order from the sampler's (seed + epoch)
+generator. A resumed run therefore continues with
 exactly the batches an uninterrupted run would have seen.
 
 The model trains on ``TrainConfig.device`` (the CPU by default); data loading,
@@ -24,13 +28,9 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from defectkit import families
 from defectkit._version import __version__
-from defectkit.data.layout import discover_dataset
-from defectkit.data.patches import patch_size_for
-from defectkit.data.training_set import StripPatchDataset, make_validation_set, read_strip_shape
 from defectkit.errors import FileMissingError
-from defectkit.models.reference_unet import FocalLoss, ReferenceUNet, UNetConfig, gamma_at
-from defectkit.synthesis import SynthesisConfig
 from defectkit.training import distributed
 from defectkit.training.averaging import WeightAverage
 from defectkit.training.checkpoint import (
@@ -40,32 +40,8 @@ from defectkit.training.checkpoint import (
     save_atomically,
 )
 from defectkit.training.config import TrainConfig, resolve_device, resolve_precision
-from defectkit.training.validation import ValidationSet, held_out_paths, run_validation
 
 logger = logging.getLogger("defectkit")
-
-PREVIEW_STRIPS = 16  # valid/ strips validated on before the epochs that may become best.pt
-
-
-def synthesis_config(config: TrainConfig) -> SynthesisConfig:
-    return SynthesisConfig(
-        family=config.synthesis,
-        n_defects=tuple(config.n_defects),
-        p_defective=config.p_defective,
-        p_reference_only=config.p_reference_only,
-        misregistration_px=config.misregistration_px,
-        p_mirror=config.p_mirror,
-        mirror_sign=config.mirror_sign,
-        broad_weights=tuple(config.broad_weights),
-    )
-
-
-def build_validation(config: TrainConfig, layout, held_out: list[pathlib.Path], patch: int) -> ValidationSet:
-    if layout.valid:
-        return ValidationSet(samples=layout.valid, patch_size=patch)
-    # Held-out strips with synthetic defects; a different seed from training's.
-    x, masks = make_validation_set(held_out, patch, synthesis_config(config), seed=config.seed + 7919)
-    return ValidationSet(patches=x, masks=masks, patch_size=patch)
 
 
 def on_cpu(value: Any) -> Any:
@@ -90,8 +66,7 @@ def checkpoint_payload(
     epoch: int,
     best: float,
     config: TrainConfig,
-    model_config: UNetConfig,
-    patch: int,
+    state: dict[str, Any],
     metrics: dict,
     average: WeightAverage | None = None,
 ) -> dict[str, Any]:
@@ -101,22 +76,32 @@ def checkpoint_payload(
     if average is not None:
         extra = {"trained_model": on_cpu(model.state_dict()), "average": average.state()}
     shown = model if average is None else average.model
+    family = families.get(config.family)
     return {
         **extra,
+        **state,  # the family's own plain values (reference_unet: patch_size)
         "format": "defectkit-checkpoint",
         "format_version": FORMAT_VERSION,
-        "family": "reference_unet",
+        "family": family.name,
         "defectkit_version": __version__,
         "epoch": epoch,
-        "best_pixel_auroc": best,
-        "model_config": model_config.to_dict(),
-        "patch_size": patch,
+        "selection_metric": family.selection_metric,
+        "best_metric": best,
         "train_config": config.to_dict(),
         "model": on_cpu(shown.state_dict()),
         "optimizer": on_cpu(optimizer.state_dict()),
         "scheduler_last_epoch": scheduler.last_epoch,
         "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))},
     }
+
+
+def best_metric(state: dict[str, Any]) -> float:
+    """The best validation metric a checkpoint records (runs before the family seam: pixel AUROC)."""
+    return state["best_metric"] if "best_metric" in state else state["best_pixel_auroc"]
+
+
+def selection_key(state: dict[str, Any]) -> str:
+    return f"val_{state.get('selection_metric', 'pixel_auroc')}"
 
 
 def append_metrics(path: pathlib.Path, row: dict) -> None:
@@ -141,24 +126,31 @@ def repair_best(out: pathlib.Path, last: dict[str, Any]) -> None:
     last.pt is always written first; if its epoch set the best score, best.pt
     must hold that same epoch.
     """
-    if last["metrics"].get("val_pixel_auroc") != last["best_pixel_auroc"]:
+    if last["metrics"].get(selection_key(last)) != best_metric(last):
         return
     best = out / "best.pt"
     if not best.exists() or load_checkpoint(best)["epoch"] != last["epoch"]:
         save_atomically(last, best)
 
 
+def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
 def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Trains a reference_unet on ``config.data`` into ``config.out``.
+    """Trains ``config.family`` on ``config.data`` into ``config.out``.
 
     Writes ``config.json``, ``metrics.jsonl`` (a row per epoch), ``last.pt``
-    and ``best.pt`` (by validation pixel AUROC). With ``resume``, continues
-    from ``last.pt`` exactly where it stopped.
+    and ``best.pt`` (by the family's validation selection metric). With
+    ``resume``, continues from ``last.pt`` exactly where it stopped.
 
     Returns:
         The last epoch's metrics row.
     """
     config.validate()
+    family = families.get(config.family)
     device = resolve_device(config.device, local_rank=int(os.environ.get("LOCAL_RANK", "0")))
     world = distributed.init_world()
     if config.threads:
@@ -166,36 +158,20 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     if device.type == "cuda":
         torch.cuda.set_device(device)
     out = pathlib.Path(config.out)
-    layout = discover_dataset(pathlib.Path(config.data))
-    train_paths, held_out = held_out_paths(layout.train_good, 0 if layout.valid else config.holdout)
-    height, width = read_strip_shape(train_paths[0])
-    patch = config.patch_size or patch_size_for(height, width)
-
-    dataset = StripPatchDataset(
-        train_paths,
-        patch_size=patch,
-        synthesis=synthesis_config(config),
-        cache_size=config.cache_size,
-        seed=config.seed,
-        augment=config.augment,
-        distractor_masks=config.distractor_weight > 0,
-    )
-    dataset.validate()
+    data = family.training_data(config, world.rank)
+    dataset = data.dataset
     config = config.with_epochs_for(len(dataset))
-    validation = build_validation(config, layout, held_out, patch) if world.is_main else None
 
     torch.manual_seed(config.seed)
-    model_config = UNetConfig(width=config.width, fusion=config.fusion)
-    model = ReferenceUNet(model_config).to(device)  # initialised on the CPU, then moved: same weights
-    # channels-last lets oneDNN pick faster convolutions (benchmarks/training_step.py: 1.3x per step
-    # at width 16 on the development CPU); the layout changes, state_dict values do not.
-    model = model.to(memory_format=torch.channels_last)
+    model = family.build(config.family_config).to(device)  # initialised on the CPU, then moved: same weights
+    if data.memory_format is not None:  # reference_unet: channels-last, faster oneDNN convolutions
+        model = model.to(memory_format=data.memory_format)
     autocast_dtype = resolve_precision(config.precision, device)
     average = WeightAverage(model, config.ema_decay) if config.ema_decay > 0 else None
     autocast = torch.autocast(
         device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
     )
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = make_optimizer(config, model)
     milestones = sorted({max(1, round(f * config.epochs)) for f in config.lr_milestones})
     # best.pt candidates start here; before, best.pt holds the best so far (a run stopped early
     # still has one).
@@ -212,7 +188,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
             average.load(state["model"], state["average"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.last_epoch = state["scheduler_last_epoch"]
-        start_epoch, best = state["epoch"] + 1, state["best_pixel_auroc"]
+        start_epoch, best = state["epoch"] + 1, best_metric(state)
         if world.is_main:
             remove_stale_temporaries(out)
             repair_best(out, state)
@@ -230,19 +206,12 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     sampler = DistributedSampler(
         dataset, num_replicas=world.size, rank=world.rank, shuffle=True, seed=config.seed
     )
-    loss_fn = FocalLoss(alpha=config.focal_alpha)
+    step_fn = family.training_step(config)
     steps_per_epoch = math.ceil(len(sampler) / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
     row: dict[str, Any] = {}
-    if world.is_main and validation is not None:
-        logger.info(
-            "training on %d patches of %d px from %d strips on %s; validating on %s",
-            len(dataset),
-            patch,
-            len(train_paths),
-            device,
-            validation.description,
-        )
+    if world.is_main:
+        logger.info("training %s on %s on %s", family.name, data.description, device)
 
     for epoch in range(start_epoch, config.epochs):
         dataset.set_epoch(epoch)
@@ -255,7 +224,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
             pin_memory=device.type == "cuda",
         )
         trained.train()
-        losses, wait_s, seen = [], 0.0, 0
+        losses, wait_s, seen, logs = [], 0.0, 0, {}
         epoch_start = fetch_start = time.perf_counter()
         bar = tqdm(
             loader,
@@ -266,55 +235,44 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         )
         for step, batch in enumerate(bar):
             wait_s += time.perf_counter() - fetch_start
-            x, mask, *rest = (t.to(device, non_blocking=True) for t in batch)
-            distractors = rest[0] if rest else None  # items carry it when distractor_weight > 0
-            gamma = gamma_at(
-                (epoch * steps_per_epoch + step) / max(1, total_steps - 1),
-                start=config.gamma_start,
-                end=config.gamma_end,
-                kind=config.gamma_schedule,
-            )
-            x = x.contiguous(memory_format=torch.channels_last)
-            with autocast:
-                logits = trained(x)
-            loss = loss_fn(logits.float(), mask, gamma, distractors, config.distractor_weight)
+            batch = tuple(t.to(device, non_blocking=True) for t in batch)
+            share_done = (epoch * steps_per_epoch + step) / max(1, total_steps - 1)
+            loss, logs = step_fn(trained, batch, share_done, autocast)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             if average is not None:
                 average.update(model)
             losses.append(loss.item())
-            seen += len(x)
+            seen += len(batch[0])
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
             fetch_start = time.perf_counter()
         scheduler.step()
         elapsed = time.perf_counter() - epoch_start
 
         if world.is_main:
-            # Only epochs from the first candidate on can become best.pt; the earlier ones get a
-            # preview of valid/ (a curve for the log), which keeps a large valid/ split cheap.
-            checked = validation if epoch >= first_candidate else validation.preview(PREVIEW_STRIPS)
-            metrics = run_validation(model if average is None else average.model, checked)
+            # Only epochs from the first candidate on can become best.pt; the family may look at
+            # less of its validation set before (a curve for the log).
+            shown = model if average is None else average.model
+            metrics = family.validate(shown, data.validation, full=epoch >= first_candidate)
             row = {
                 "epoch": epoch,
                 "loss": sum(losses) / max(1, len(losses)),
                 "lr": optimizer.param_groups[0]["lr"],
-                "gamma": gamma,
-                "val_image_auroc": metrics["image_auroc"],
-                "val_pixel_auroc": metrics["pixel_auroc"],
-                "val_strips": checked.size,
-                "val_thresholds": metrics["thresholds"],
-                "patches_per_s": seen * world.size / elapsed,
+                **logs,
+                **{f"val_{name}": value for name, value in metrics.items()},
+                "samples_per_s": seen * world.size / elapsed,
                 "data_wait_share": wait_s / elapsed,
                 "epoch_s": elapsed,
                 "precision": str(autocast_dtype or torch.float32).removeprefix("torch."),
             }
             if epoch == first_candidate:
                 best = -math.inf  # earlier epochs were only stand-ins until the candidates begin
-            improved = metrics["pixel_auroc"] > best
-            best = max(best, metrics["pixel_auroc"])
+            score = metrics[family.selection_metric]
+            improved = score > best
+            best = max(best, score)
             payload = checkpoint_payload(
-                model, optimizer, scheduler, epoch, best, config, model_config, patch, row, average
+                model, optimizer, scheduler, epoch, best, config, data.state, row, average
             )
             # Order matters for a kill at any moment: the metrics row first (a
             # resume drops rows past last.pt), then last.pt, then best.pt (a
@@ -324,13 +282,12 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
             if improved:
                 save_atomically(payload, out / "best.pt")
             logger.info(
-                "epoch %d/%d loss %.4f val image AUROC %.4f pixel AUROC %.4f (%.0f patches/s, data %.0f%%)",
+                "epoch %d/%d loss %.4f %s (%.0f items/s, data %.0f%%)",
                 epoch + 1,
                 config.epochs,
                 row["loss"],
-                row["val_image_auroc"],
-                row["val_pixel_auroc"],
-                row["patches_per_s"],
+                "  ".join(f"val {k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)),
+                row["samples_per_s"],
                 100 * row["data_wait_share"],
             )
         distributed.barrier(world)
@@ -341,18 +298,22 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
 
 def load_model(
     run_or_checkpoint: str | os.PathLike[str], which: str = "best"
-) -> tuple[ReferenceUNet, dict[str, Any]]:
+) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Rebuilds the trained model from a run folder (``best.pt``) or a checkpoint file.
 
     Returns:
-        (model in eval mode, the checkpoint payload without the weights).
+        (model in eval mode, the checkpoint payload without the weights, ``train_config`` as a
+        :class:`TrainConfig` under ``config``).
     """
     run_or_checkpoint = pathlib.Path(run_or_checkpoint)
     path = run_or_checkpoint / f"{which}.pt" if run_or_checkpoint.is_dir() else run_or_checkpoint
     state = load_checkpoint(path)
-    model = ReferenceUNet(UNetConfig.from_dict(state["model_config"]))
+    config = TrainConfig.from_dict(state["train_config"])
+    family = families.get(state.get("family", config.family))
+    model = family.build(config.family_config)
     model.load_state_dict(state["model"])
     model.eval()
-    info = {k: v for k, v in state.items() if k not in ("model", "optimizer")}
+    info = {k: v for k, v in state.items() if k not in ("model", "optimizer", "trained_model", "average")}
     info["path"] = str(path)
+    info["config"] = config
     return model, info

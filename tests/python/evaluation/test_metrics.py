@@ -9,15 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from defectkit.evaluation import (
-    auroc,
-    evaluate,
-    f1_optimal_threshold,
-    pixel_auroc,
-    save_panel,
-    write_scores_csv,
-)
-from defectkit.evaluation.metrics import flagged_at
+from defectkit.evaluation import auroc, evaluate, f1_optimal_threshold, flagged_at, pixel_auroc
+from defectkit.models.reference_unet.panels import save_panel, write_scores_csv
 
 
 def test_auroc_perfect_reversed_and_undefined() -> None:

@@ -14,8 +14,7 @@ import numpy as np
 
 from defectkit.export.candidates import Candidate, DecisionSet, decide
 from defectkit.export.choices import choose_graph, choose_int8
-from defectkit.export.graphs import GraphSpec
-from defectkit.export.strip_sets import LabelledStrip
+from defectkit.models.reference_unet.export.strips import LabelledStrip
 
 GATE = 0.005
 SIZE = 32
@@ -38,8 +37,8 @@ def strips(seed: int, good: int = 40, defective: int = 40, background: float = 1
     return out
 
 
-def reference(strip: np.ndarray) -> tuple[np.ndarray, float]:
-    heatmap = strip[0] / 255.0
+def reference(sample: LabelledStrip) -> tuple[np.ndarray, float]:
+    heatmap = sample.strip[0] / 255.0
     return heatmap, float(heatmap.max())
 
 
@@ -47,9 +46,10 @@ class FakeRunner:
     def __init__(self, transform=None, delay: float = 0.0, degrade: set[str] | None = None) -> None:
         self.transform, self.delay, self.degrade = transform, delay, degrade or set()
 
-    def run(self, strip: np.ndarray) -> tuple[np.ndarray, float]:
+    def run(self, sample: LabelledStrip) -> tuple[np.ndarray, float]:
         time.sleep(self.delay)
-        heatmap, _ = reference(strip)
+        strip = sample.strip
+        heatmap, _ = reference(sample)
         if self.transform is not None:
             heatmap = self.transform(heatmap)
         key = float(strip[0].sum())  # which strip this is, without its name
@@ -63,10 +63,9 @@ def rounded(heatmap: np.ndarray) -> np.ndarray:
 
 
 def candidate(name: str, runner: FakeRunner, precision: str = "fp32", **fields) -> Candidate:
-    spec = GraphSpec(kind=name.split()[1], image_size=(SIZE, SIZE), patch=SIZE, min_overlap=4)
-    made = Candidate(name=name, precision=precision, spec=spec, model=None, **fields)
-    made._runner = runner
-    return made
+    return Candidate(
+        name=name, precision=precision, kind=name.split()[1], model=None, runner=runner, **fields
+    )
 
 
 def decision_set(base: list[LabelledStrip], more=None, max_extensions: int = 2) -> DecisionSet:
@@ -112,7 +111,7 @@ def int8_factory(behaviour: dict, calls: list):
         calls.append((method, islands))
         runner = behaviour.get((method, islands), behaviour.get((method, "*")))
         made = candidate(
-            f"int8 {fp32.spec.kind} {method}{''.join(' +' + i for i in islands)}",
+            f"int8 {fp32.kind} {method}{''.join(' +' + i for i in islands)}",
             runner,
             precision="int8",
             method=method,
@@ -176,11 +175,11 @@ def test_a_second_graph_is_tried_before_refusing() -> None:
 
     def make(fp32: Candidate, method: str, islands: tuple[str, ...]) -> Candidate:
         runner = FakeRunner(rounded) if fp32 is tiled and not islands else FakeRunner(degrade=lost)
-        return candidate(f"int8 {fp32.spec.kind} {method}", runner, "int8", method=method, islands=islands)
+        return candidate(f"int8 {fp32.kind} {method}", runner, "int8", method=method, islands=islands)
 
     tried: list[Candidate] = []
     chosen = choose_int8([full, tiled], ["minmax"], lambda g: ["head"], make, decision_set(base), tried)
-    assert chosen is not None and chosen.spec.kind == "tiled"
+    assert chosen is not None and chosen.kind == "tiled"
 
 
 def test_nothing_passes_nothing_is_chosen_and_the_search_stops_when_float_does_not_help() -> None:
@@ -208,22 +207,22 @@ def test_an_undecided_candidate_gets_more_strips_then_passes() -> None:
     """Ten strips cannot resolve one swapped pair (1/25 of AUROC); the synthesised ones can."""
     base = strips(7, good=5, defective=5)
     more = strips(8, background=40)  # darker good strips: the pushed-down defect still beats them
-    scores = sorted((reference(s.strip)[1], s.label, float(s.strip[0].sum())) for s in base)
+    scores = sorted((reference(s)[1], s.label, float(s.strip[0].sum())) for s in base)
     # Push the weakest defect just below the strongest good strip: one misordered pair.
     weakest = min(s for s in scores if s[1] == 1)[2]
     strongest_good = max(s[0] for s in scores if s[1] == 0)
 
     class OnePairSwapped(FakeRunner):
-        def run(self, strip):
-            heatmap, _ = reference(strip)
-            if float(strip[0].sum()) == weakest:
+        def run(self, sample):
+            heatmap, _ = reference(sample)
+            if float(sample.strip[0].sum()) == weakest:
                 heatmap = np.minimum(heatmap, strongest_good - 1e-3)
             return heatmap, float(heatmap.max())
 
     decision = decision_set(base, more=lambda r: more)
     swapped = candidate("int8 tiled minmax", OnePairSwapped(), "int8")
     assert decide([swapped], decision) is swapped
-    assert decision.extensions == 1 and len(decision.strips) == 10 + 80
+    assert decision.extensions == 1 and len(decision.samples) == 10 + 80
     assert swapped.measured == 90
 
     strict = decision_set(base, more=lambda r: more, max_extensions=0)

@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from defectkit.data.patches import positions_along
+from defectkit.models.reference_unet.data.tiling import positions_along
 
 PATCH = 16
 OVERLAP = 4

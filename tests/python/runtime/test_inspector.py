@@ -13,8 +13,8 @@ import pytest
 
 import defectkit
 from defectkit.data import write_strip
-from defectkit.data.patches import positions_along
-from defectkit.evaluation.sliding_window import image_score, stitch_nearest_centre
+from defectkit.models.reference_unet.data.tiling import positions_along
+from defectkit.models.reference_unet.sliding_window import image_score, stitch_nearest_centre
 
 from .artifacts import OVERLAP, PATCH, strip_values, write_artifact
 

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import defectkit
-from defectkit.export.metadata import PREFIX, ArtifactMetadata
+from defectkit.artifact import PREFIX, ArtifactMetadata
 
 _KEYS = ["format_version", "family", "graph", "precision", "input", "image_size", "tiling", "score"]
-_KEYS += ["outputs", "thresholds", "provenance", "unknown"]
+_KEYS += ["outputs", "thresholds", "provenance", "unknown", "inputs", "family_section"]
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
@@ -40,9 +40,25 @@ _VALID = {
 }
 
 
+_VALID_2 = {
+    "format_version": "2",
+    "family": "toy",
+    "precision": "fp32",
+    "inputs": json.dumps(
+        [{"name": "x", "dtype": "uint8", "shape": ["batch", 3], "layout": "NC", "scale": 255}]
+    ),
+    "outputs": json.dumps(
+        [{"name": "y", "dtype": "float32", "shape": ["batch"], "layout": "N", "scale": None}]
+    ),
+    "thresholds": json.dumps({"image": 0.5}),
+    "family_section": "{}",
+    "provenance": "{}",
+}
+
+
 @st.composite
 def _props(draw: st.DrawFn) -> dict[str, str]:
-    props = {PREFIX + k: v for k, v in _VALID.items()}
+    props = {PREFIX + k: v for k, v in draw(st.sampled_from([_VALID, _VALID_2])).items()}
     for key in draw(st.lists(st.sampled_from(_KEYS), max_size=3)):
         props[PREFIX + key] = draw(_value)
     for key in draw(st.lists(st.sampled_from(_KEYS), max_size=1)):

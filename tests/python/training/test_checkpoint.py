@@ -30,11 +30,12 @@ def test_a_run_writes_config_metrics_and_two_checkpoints(
     row = train(tiny_config(tiny_dataset, tmp_path / "run"), progress=False)
     run = tmp_path / "run"
     assert sorted(p.name for p in run.iterdir()) == ["best.pt", "config.json", "last.pt", "metrics.jsonl"]
-    assert json.loads((run / "config.json").read_text())["width"] == 2
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["family"] == "reference_unet" and saved["family_config"]["width"] == 2
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [0, 1, 2]
     assert rows[-1] == json.loads(json.dumps(row))
-    for key in ("loss", "val_image_auroc", "val_pixel_auroc", "patches_per_s", "data_wait_share"):
+    for key in ("loss", "val_image_auroc", "val_pixel_auroc", "samples_per_s", "data_wait_share"):
         assert key in rows[0]
     # best.pt holds the epoch with the highest validation pixel AUROC.
     best_epoch = max(rows, key=lambda r: r["val_pixel_auroc"])["epoch"]
@@ -51,13 +52,14 @@ def test_best_pt_comes_from_the_candidate_epochs_only(
     candidates = [r for r in rows if r["epoch"] >= 2]
     best = load_checkpoint(run / "best.pt")
     assert best["epoch"] == max(candidates, key=lambda r: r["val_pixel_auroc"])["epoch"]
-    assert best["best_pixel_auroc"] == max(r["val_pixel_auroc"] for r in candidates)
+    assert best["best_metric"] == max(r["val_pixel_auroc"] for r in candidates)
+    assert best["selection_metric"] == "pixel_auroc"
 
 
 def test_a_checkpoint_alone_rebuilds_the_model(tiny_dataset: pathlib.Path, tmp_path: pathlib.Path) -> None:
     train(tiny_config(tiny_dataset, tmp_path / "run", epochs=1), progress=False)
     model, info = load_model(tmp_path / "run")
-    assert info["model_config"]["width"] == 2 and info["patch_size"] == 64
+    assert info["config"].family_config.width == 2 and info["patch_size"] == 64
     x = torch.rand(1, 3, 64, 64)
     reference = load_checkpoint(tmp_path / "run" / "best.pt")["model"]
     for name, tensor in model.state_dict().items():

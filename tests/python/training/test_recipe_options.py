@@ -11,12 +11,13 @@ import torch
 
 from defectkit.cli import main
 from defectkit.errors import InvalidArgumentError
+from defectkit.models.reference_unet.config import ReferenceUNetConfig
 from defectkit.training import TrainConfig, load_model, train
 from defectkit.training.checkpoint import load_checkpoint
 from tiny_training import cli_args, tiny_config
 
 
-def test_epochs_follow_the_patch_budget_unless_given() -> None:
+def test_epochs_follow_the_sample_budget_unless_given() -> None:
     auto = TrainConfig()
     assert auto.epochs == 0
     assert auto.with_epochs_for(96 * 18).epochs == 6  # the demo: 96 strips of 18 patches
@@ -25,17 +26,20 @@ def test_epochs_follow_the_patch_budget_unless_given() -> None:
     assert TrainConfig(epochs=25).with_epochs_for(96 * 18).epochs == 25
     with pytest.raises(InvalidArgumentError, match="epochs set"):
         auto.first_best_candidate()
-    bad_settings = ({"epochs": -1}, {"patch_budget": 0}, {"distractor_weight": -0.5}, {"augment": "rotate"})
-    for bad in (*bad_settings, {"fusion": "sum"}, {"mirror_sign": "flip"}):
+    for bad in ({"epochs": -1}, {"sample_budget": 0}, {"optimizer": "sgd"}):
         with pytest.raises(InvalidArgumentError, match="invalid training settings"):
             TrainConfig(**bad).validate()
+    bad_own = ({"distractor_weight": -0.5}, {"augment": "rotate"}, {"fusion": "sum"}, {"mirror_sign": "flip"})
+    for bad in bad_own:
+        with pytest.raises(InvalidArgumentError, match="invalid training settings"):
+            TrainConfig(family_config=ReferenceUNetConfig(**bad)).validate()
 
 
 def test_a_run_with_epochs_0_records_the_epochs_it_trained(
     tiny_dataset: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     run = tmp_path / "run"
-    train(tiny_config(tiny_dataset, run, epochs=0, patch_budget=40), progress=False)
+    train(tiny_config(tiny_dataset, run, epochs=0, sample_budget=40), progress=False)
     config = json.loads((run / "config.json").read_text())
     rows = (run / "metrics.jsonl").read_text().splitlines()
     patches = 4 * 4  # 4 training strips (1 held out) of 4 patches of 64 along 192 rows
@@ -79,9 +83,9 @@ def test_augmentation_and_the_distractor_term_change_what_trains_from_the_comman
     plain, plain_weights, plain_loss = run("default")
     augmented, augmented_weights, augmented_loss = run("augment", "--augment", "dihedral+mix+invert")
     weighted, weighted_weights, weighted_loss = run("distractor", "--distractor-weight", "0.5")
-    config = json.loads((tmp_path / "augment" / "config.json").read_text())
+    config = json.loads((tmp_path / "augment" / "config.json").read_text())["family_config"]
     assert config["augment"] == "dihedral+mix+invert" and config["distractor_weight"] == 0.0
-    config = json.loads((tmp_path / "distractor" / "config.json").read_text())
+    config = json.loads((tmp_path / "distractor" / "config.json").read_text())["family_config"]
     assert config["augment"] == "none" and config["distractor_weight"] == 0.5
     assert len(plain) == len(augmented) == len(weighted) > 0
 
@@ -103,16 +107,25 @@ def test_augmentation_and_the_distractor_term_change_what_trains_from_the_comman
 
 def test_a_config_saved_before_a_kind_existed_loads_with_that_kind_off() -> None:
     # Checkpoints carry their TrainConfig; export rebuilds it and its SynthesisConfig from them.
-    from defectkit.training.loop import synthesis_config
-
-    saved = TrainConfig().to_dict() | {"broad_weights": [0.3, 0.15, 0.2, 0.15, 0.2, 0.0]}  # before stain
-    config = TrainConfig.from_dict(saved)
+    saved = TrainConfig().to_dict()
+    saved["family_config"]["broad_weights"] = [0.3, 0.15, 0.2, 0.15, 0.2, 0.0]  # before stain
+    config = TrainConfig.from_dict(saved).family_config
     assert config.broad_weights == (0.3, 0.15, 0.2, 0.15, 0.2, 0.0, 0.0)
-    assert synthesis_config(config).broad_weights == config.broad_weights
-    older = TrainConfig.from_dict(TrainConfig().to_dict() | {"broad_weights": [1.0, 0.0, 0.0, 0.0, 0.0]})
-    assert older.broad_weights == (1.0,) + (0.0,) * 6
-    before = TrainConfig().to_dict()
-    del before["fusion"], before["mirror_sign"]
-    restored = TrainConfig.from_dict(before)
-    assert (restored.fusion, restored.mirror_sign) == ("stack", "same")  # what those runs trained with
-    assert TrainConfig.from_dict(TrainConfig().to_dict()).mirror_sign == "opposite"
+    assert config.synthesis_settings().broad_weights == config.broad_weights
+    saved["family_config"]["broad_weights"] = [1.0, 0.0, 0.0, 0.0, 0.0]  # before irregular
+    assert TrainConfig.from_dict(saved).family_config.broad_weights == (1.0,) + (0.0,) * 6
+    assert TrainConfig.from_dict(TrainConfig().to_dict()).family_config.mirror_sign == "opposite"
+
+
+def test_a_config_saved_before_the_family_seam_loads_flat() -> None:
+    """Runs before the seam saved one flat dict (the family's settings beside the shared ones,
+    ``patch_budget``, no fusion or mirror_sign in the oldest): they load as what they trained."""
+    flat = {k: v for k, v in TrainConfig().to_dict().items() if k not in ("family", "family_config")}
+    flat |= {
+        k: v for k, v in ReferenceUNetConfig(width=32).to_dict().items() if k not in ("fusion", "mirror_sign")
+    }
+    flat["patch_budget"] = flat.pop("sample_budget") + 1
+    config = TrainConfig.from_dict(flat)
+    assert config.family == "reference_unet" and config.sample_budget == TrainConfig().sample_budget + 1
+    assert config.family_config.width == 32
+    assert (config.family_config.fusion, config.family_config.mirror_sign) == ("stack", "same")

@@ -15,13 +15,15 @@ Attribute names follow the DRAEM reference code (``encoder_segment.block1``,
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
 from defectkit.errors import InvalidArgumentError
 from defectkit.models.reference_unet.config import UNetConfig
 
-__all__ = ["ReferenceUNet", "count_flops"]
+__all__ = ["ReferenceUNet", "ReferenceUNetOutput", "count_flops"]
 
 # Five 2x max-pools between the six encoder blocks: H and W must survive them exactly.
 SIZE_MULTIPLE = 32
@@ -143,6 +145,17 @@ class Decoder(nn.Module):
         return self.fin_out(x)  # (N, num_classes, H, W)
 
 
+class ReferenceUNetOutput(NamedTuple):
+    """What the network returns in eval mode; the field names the exported output."""
+
+    heatmap: torch.Tensor  # (N, 1, H, W) probability that the pixel holds a defect (class 1)
+
+
+def defect_probability_of(logits: torch.Tensor) -> torch.Tensor:
+    """(N, 2, H, W) logits -> (N, 1, H, W) defect probability: the one place the head is computed."""
+    return torch.softmax(logits, dim=1)[:, 1:2]
+
+
 class ReferenceUNet(nn.Module):
     """DRAEM's discriminative UNet over (target, ref1, ref2) channels.
 
@@ -151,8 +164,8 @@ class ReferenceUNet(nn.Module):
 
     Example:
         >>> model = ReferenceUNet(UNetConfig(width=8)).eval()
-        >>> model(torch.rand(2, 3, 128, 128)).shape
-        torch.Size([2, 2, 128, 128])
+        >>> model(torch.rand(2, 3, 128, 128)).heatmap.shape
+        torch.Size([2, 1, 128, 128])
     """
 
     def __init__(self, config: UNetConfig | None = None) -> None:
@@ -164,14 +177,11 @@ class ReferenceUNet(nn.Module):
             self.encoder_segment = Encoder(self.config.in_channels, self.config.width)
         self.decoder_segment = Decoder(self.config.width, self.config.num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Returns per-pixel class logits.
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-pixel class logits, (N, num_classes, H, W); class 1 is "defect".
 
         Args:
             x: (N, C, H, W) float32 in [0, 1]; C = ``config.in_channels``; H, W multiples of 32.
-
-        Returns:
-            (N, num_classes, H, W) logits; class 1 is "defect".
 
         Raises:
             InvalidArgumentError: if ``x`` is not 4-D with the configured channels and H, W multiples of 32.
@@ -180,17 +190,17 @@ class ReferenceUNet(nn.Module):
         features = self.encoder_segment(x)  # six maps, (N, w, H, W) ... (N, 8w, H/32, W/32)
         return self.decoder_segment(features)  # (N, num_classes, H, W)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor | ReferenceUNetOutput:
+        """Training mode: the logits the loss takes. Eval mode: :class:`ReferenceUNetOutput`, the
+        exported outputs (the export contract)."""
+        logits = self.logits(x)  # (N, num_classes, H, W)
+        if self.training:
+            return logits
+        return ReferenceUNetOutput(heatmap=defect_probability_of(logits))
+
     def defect_probability(self, x: torch.Tensor) -> torch.Tensor:
-        """Returns the softmax probability of class 1 ("defect").
-
-        Args:
-            x: (N, C, H, W) float32 in [0, 1], as for :meth:`forward`.
-
-        Returns:
-            (N, 1, H, W) probabilities in [0, 1].
-        """
-        logits = self(x)  # (N, num_classes, H, W)
-        return torch.softmax(logits, dim=1)[:, 1:2]  # (N, 1, H, W)
+        """(N, C, H, W) in [0, 1] -> (N, 1, H, W) defect probability, in either mode."""
+        return defect_probability_of(self.logits(x))
 
     def _check_input(self, x: torch.Tensor) -> None:
         # Evaluated on Python ints at trace time: an export with static shapes carries no trace of it.

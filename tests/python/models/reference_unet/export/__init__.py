@@ -1,0 +1,1 @@
+"""Tests of models/reference_unet/export."""

@@ -1,0 +1,179 @@
+"""ReferenceUNet: DRAEM's discriminative network, layer for layer; shapes, input checks, FLOPs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from defectkit.errors import InvalidArgumentError
+from defectkit.models.reference_unet import ReferenceUNet, UNetConfig, count_flops
+
+
+def conv_params(cin: int, cout: int, k: int = 3) -> int:
+    return cin * cout * k * k + cout  # weight + bias (DRAEM keeps nn.Conv2d's default bias)
+
+
+def bn_params(c: int) -> int:
+    return 2 * c  # affine weight + bias; running stats are buffers
+
+
+def double_params(cin: int, cout: int) -> int:
+    return conv_params(cin, cout) + bn_params(cout) + conv_params(cout, cout) + bn_params(cout)
+
+
+def up_params(cin: int, cout: int) -> int:
+    return conv_params(cin, cout) + bn_params(cout)
+
+
+def draem_discriminative_params(w: int, cin: int = 3, classes: int = 2) -> int:
+    """Parameters of DRAEM's DiscriminativeSubNetwork, summed from its layer list."""
+    encoder = (
+        double_params(cin, w)
+        + double_params(w, 2 * w)
+        + double_params(2 * w, 4 * w)
+        + double_params(4 * w, 8 * w)
+        + double_params(8 * w, 8 * w)
+        + double_params(8 * w, 8 * w)
+    )
+    decoder = (
+        up_params(8 * w, 8 * w)
+        + double_params(16 * w, 8 * w)
+        + up_params(8 * w, 4 * w)
+        + double_params(12 * w, 4 * w)
+        + up_params(4 * w, 2 * w)
+        + double_params(6 * w, 2 * w)
+        + up_params(2 * w, w)
+        + double_params(3 * w, w)
+        + up_params(w, w)
+        + double_params(2 * w, w)
+        + conv_params(w, classes)
+    )
+    return encoder + decoder
+
+
+@pytest.mark.parametrize("width", [4, 64])
+def test_parameter_count_matches_draem(width: int) -> None:
+    model = ReferenceUNet(UNetConfig(width=width))
+    assert sum(p.numel() for p in model.parameters()) == draem_discriminative_params(width)
+
+
+def test_state_dict_keys_follow_draem_names() -> None:
+    keys = ReferenceUNet(UNetConfig(width=4)).state_dict().keys()
+    for key in (
+        "encoder_segment.block1.0.weight",
+        "encoder_segment.block6.4.running_var",
+        "decoder_segment.up_b.1.weight",
+        "decoder_segment.db4.3.weight",
+        "decoder_segment.fin_out.0.bias",
+    ):
+        assert key in keys
+
+
+def test_default_config_is_the_seed_width() -> None:
+    config = UNetConfig()
+    assert (config.in_channels, config.num_classes, config.width) == (3, 2, 64)
+    assert UNetConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(InvalidArgumentError):
+        UNetConfig.from_dict({"width": 8, "depth": 3})
+    with pytest.raises(InvalidArgumentError):
+        UNetConfig(width=0)
+
+
+def test_width_64_output_shape() -> None:
+    model = ReferenceUNet().eval()
+    with torch.inference_mode():
+        logits = model.logits(torch.rand(1, 3, 32, 64))
+        output = model(torch.rand(1, 3, 32, 64))
+    assert logits.shape == (1, 2, 32, 64)
+    assert output._fields == ("heatmap",) and output.heatmap.shape == (1, 1, 32, 64)
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 100, 128), (1, 3, 128, 48), (1, 4, 64, 64), (3, 64, 64)])
+def test_bad_input_shape_refused(shape: tuple[int, ...]) -> None:
+    model = ReferenceUNet(UNetConfig(width=4))
+    with pytest.raises(InvalidArgumentError, match=r"shape"):
+        model(torch.rand(*shape))
+
+
+def test_tiny_forward_backward() -> None:
+    torch.manual_seed(0)
+    model = ReferenceUNet(UNetConfig(width=4))
+    x = torch.rand(2, 3, 64, 96)
+    logits = model(x)
+    assert logits.shape == (2, 2, 64, 96)
+    logits.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    model.eval()
+    with torch.inference_mode():
+        p = model.defect_probability(x)
+    assert p.shape == (2, 1, 64, 96)
+    assert float(p.min()) >= 0.0 and float(p.max()) <= 1.0
+    torch.testing.assert_close(p, torch.softmax(model.logits(x), dim=1)[:, 1:2])
+    torch.testing.assert_close(model(x).heatmap, p)  # the eval-mode forward is the probability head
+
+
+def test_count_flops_equals_conv_macs_times_two() -> None:
+    model = ReferenceUNet(UNetConfig(width=4))
+    height, width = 64, 32
+    expected = 0
+    hooks = []
+
+    def record(module: torch.nn.Conv2d, _inputs: object, output: torch.Tensor) -> None:
+        nonlocal expected
+        k = module.kernel_size[0] * module.kernel_size[1]
+        expected += 2 * module.in_channels * module.out_channels * k * output.shape[2] * output.shape[3]
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            hooks.append(module.register_forward_hook(record))
+    model.eval()
+    with torch.inference_mode():
+        model(torch.zeros(1, 3, height, width))
+    for hook in hooks:
+        hook.remove()
+    assert count_flops(model, height, width) == pytest.approx(expected / 1e9, rel=1e-9)
+    assert model.training is False
+
+
+def compare_model() -> ReferenceUNet:
+    torch.manual_seed(0)
+    model = ReferenceUNet(UNetConfig(width=4, fusion="compare"))
+    for module in model.modules():  # random BN statistics, so every input difference shows
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+def test_compare_fusion_ignores_the_order_of_the_references() -> None:
+    model, x = compare_model(), torch.rand(2, 3, 64, 96)
+    with torch.inference_mode():
+        torch.testing.assert_close(model.logits(x), model.logits(x[:, [0, 2, 1]]))
+
+
+def test_compare_fusion_ignores_the_other_reference_when_one_matches_the_target() -> None:
+    """min |t - r| over the references: a reference equal to the target makes the other one irrelevant,
+    so an anomaly in that other reference alone cannot raise the heatmap."""
+    model, x = compare_model(), torch.rand(1, 3, 64, 64)
+    x[:, 1] = x[:, 0]
+    other = x.clone()
+    other[:, 2, 10:40, 20:50] += 0.5  # a large bright anomaly in ref2 only
+    with torch.inference_mode():
+        torch.testing.assert_close(model.logits(x), model.logits(other))
+        stacked = ReferenceUNet(UNetConfig(width=4)).eval()
+        # the stacked network has no such guarantee
+        assert not torch.allclose(stacked.logits(x), stacked.logits(other))
+
+
+def test_compare_fusion_shapes_and_config() -> None:
+    model = ReferenceUNet(UNetConfig(width=4, fusion="compare"))
+    logits = model(torch.rand(2, 3, 64, 32))
+    assert logits.shape == (2, 2, 64, 32)
+    logits.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    config = UNetConfig(width=4, fusion="compare")
+    assert UNetConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(InvalidArgumentError, match="fusion"):
+        UNetConfig(fusion="add")
+    with pytest.raises(InvalidArgumentError, match="reference"):
+        UNetConfig(in_channels=1, fusion="compare")

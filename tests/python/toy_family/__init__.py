@@ -1,0 +1,1 @@
+"""A model family defined only in the tests (toy.py)."""
