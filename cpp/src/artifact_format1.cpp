@@ -58,7 +58,10 @@ ArtifactMetadata convert_format_1(const MetadataReader& r) {
   m.precision = r.has("precision") ? r.text("precision") : "fp32";
   check_precision(r, m.precision);
   if (r.has("provenance")) m.provenance_json = r.text("provenance");
-  m.family_json = section.dump();
+  // Format 1's `graph` is plain text, not JSON, so it may hold any bytes; a JSON string must
+  // be UTF-8, and dump() throws otherwise (found by the metadata fuzzer: invalid UTF-8 in
+  // defectkit.graph). Replaced, the name still reads as an unknown graph kind.
+  m.family_json = section.dump(-1, ' ', false, Json::error_handler_t::replace);
   return m;
 }
 

@@ -20,9 +20,10 @@ namespace defectkit::detail {
 using Json = nlohmann::json;
 constexpr const char* kMetadataPrefix = "defectkit.";
 
-// A JSON value for a message, cut short: fuzzed metadata can hold megabytes.
+// A JSON value for a message, cut short: fuzzed metadata can hold megabytes
+// (and, in strings not parsed from JSON, bytes that are not UTF-8).
 inline std::string brief(const Json& value) {
-  std::string text = value.dump();
+  std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
   return text.size() <= 80 ? text : text.substr(0, 77) + "...";
 }
 

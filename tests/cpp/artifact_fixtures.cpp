@@ -150,6 +150,28 @@ std::map<std::string, std::string> metadata_v2(const ArtifactSpec& s) {
 
 }  // namespace
 
+std::map<std::string, std::string> session_artifact_metadata(const std::map<std::string, std::string>& overrides) {
+  std::map<std::string, std::string> m;
+  m["format_version"] = "2";
+  m["family"] = "test_fusion";
+  m["precision"] = "fp32";
+  m["inputs"] = R"([
+    {"name": "image", "dtype": "uint8", "shape": ["batch", "height", "width", 3], "layout": "NHWC",
+     "scale": 255.0, "meaning": "camera image"},
+    {"name": "series", "dtype": "float32", "shape": ["batch", 8], "layout": "NT", "scale": null,
+     "meaning": "sensor series"}])";
+  m["outputs"] = R"([
+    {"name": "score", "dtype": "float32", "shape": ["batch"], "layout": "N", "scale": null, "meaning": "a score"},
+    {"name": "peak", "dtype": "int64", "shape": ["batch"], "layout": "N", "scale": null, "meaning": "argmax"}])";
+  m["thresholds"] = R"({"score": 0.5})";
+  m["family_section"] = R"({"classes": ["good", "bad"], "bank_size": 4})";
+  m["provenance"] = R"({"defectkit_version": "0.1.0"})";
+  for (const auto& [key, value] : overrides) m[key] = value;
+  std::map<std::string, std::string> prefixed;
+  for (const auto& [key, value] : m) prefixed["defectkit." + key] = value;
+  return prefixed;
+}
+
 void write_session_artifact(const std::string& path, const std::map<std::string, std::string>& overrides) {
   OnnxGraph g;
   g.inputs = {{"image", {-1, -1, -1, 3}, kOnnxUInt8, {"batch", "height", "width"}},
@@ -169,23 +191,7 @@ void write_session_artifact(const std::string& path, const std::map<std::string,
       {"Add", {"image_part", "series_max"}, {"score"}, {}},
       {"ArgMax", {"series"}, {"peak"}, {OnnxAttribute::integer("axis", 1), OnnxAttribute::integer("keepdims", 0)}}};
   g.outputs = {{"score", {-1}, kOnnxFloat, {"batch"}}, {"peak", {-1}, kOnnxInt64, {"batch"}}};
-  std::map<std::string, std::string> m;
-  m["format_version"] = "2";
-  m["family"] = "test_fusion";
-  m["precision"] = "fp32";
-  m["inputs"] = R"([
-    {"name": "image", "dtype": "uint8", "shape": ["batch", "height", "width", 3], "layout": "NHWC",
-     "scale": 255.0, "meaning": "camera image"},
-    {"name": "series", "dtype": "float32", "shape": ["batch", 8], "layout": "NT", "scale": null,
-     "meaning": "sensor series"}])";
-  m["outputs"] = R"([
-    {"name": "score", "dtype": "float32", "shape": ["batch"], "layout": "N", "scale": null, "meaning": "a score"},
-    {"name": "peak", "dtype": "int64", "shape": ["batch"], "layout": "N", "scale": null, "meaning": "argmax"}])";
-  m["thresholds"] = R"({"score": 0.5})";
-  m["family_section"] = R"({"classes": ["good", "bad"], "bank_size": 4})";
-  m["provenance"] = R"({"defectkit_version": "0.1.0"})";
-  for (const auto& [key, value] : overrides) m[key] = value;
-  for (const auto& [key, value] : m) g.metadata["defectkit." + key] = value;
+  g.metadata = session_artifact_metadata(overrides);
   write_onnx(g, path);
 }
 

@@ -44,6 +44,9 @@ std::string write_artifact(const ArtifactSpec& spec, const std::string& filename
 // `overrides` replaces metadata keys (no prefix). Writes it to `path`.
 void write_session_artifact(const std::string& path, const std::map<std::string, std::string>& overrides = {});
 
+// The metadata write_session_artifact writes, keys with the `defectkit.` prefix.
+std::map<std::string, std::string> session_artifact_metadata(const std::map<std::string, std::string>& overrides = {});
+
 // A per-process temp folder for test files.
 std::string temp_path(const std::string& filename);
 

@@ -229,6 +229,24 @@ TEST(ArtifactMetadataV2, ValidatedAgainstTheGraph) {
   expect(inputs, {graph_tensor("heatmap", {-1, 1, 16, 16}, ElementType::kOther)}, "the graph's is other");
 }
 
+// Fuzz finding (tests/fuzz/regressions/artifact_metadata/invalid_utf8_v1_graph.txt): format 1's
+// plain-text `graph` with bytes that are not UTF-8 made building the family section throw
+// nlohmann's type_error instead of a clean refusal.
+TEST(ArtifactMetadataV1, AGraphNameThatIsNotUtf8IsRefusedCleanly) {
+  ArtifactSpec spec;
+  spec.overrides["graph"] = "pat\x9b\x97";
+  const auto props = artifact_metadata(spec);
+  ArtifactMetadata m;
+  ASSERT_NO_THROW(m = defectkit::parse_artifact_metadata(props, kPath));
+  try {
+    defectkit::parse_artifact_info(props, kPath);
+    FAIL() << "an unknown graph kind was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kModel);
+    EXPECT_NE(std::string(e.what()).find("unknown graph kind defectkit.graph='pat"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ArtifactMetadataV1, ConvertedToFormat2) {
   ArtifactSpec spec;
   spec.graph = "tiled";

@@ -3,13 +3,17 @@
 //   DIR/strip_reader/       small TIFFs in every layout, sample type,
 //                           compression, byte order and classic/BigTIFF
 //                           StripReader reads, plus hand-built headers
-//   DIR/artifact_metadata/  the metadata of every kind of test artifact, as
-//                           "key=value" lines (the harness's input format)
+//   DIR/artifact_metadata/  the metadata of every kind of test artifact, in
+//                           format 1 and format 2, and of the two-input
+//                           session artifact, as "key=value" lines (the
+//                           harness's input format; JSON values on one line)
 #include <tiffio.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "artifact_fixtures.h"
@@ -54,6 +58,16 @@ void write_strip_seeds(const fs::path& dir) {
   dt::write_bytes((dir / "raw_short_strip.tif").string(), raw.bytes());
 }
 
+// One seed: "key=value" lines, keys without the prefix, JSON values compacted to one line.
+void write_metadata_seed(const fs::path& file, const std::map<std::string, std::string>& metadata) {
+  std::ofstream out(file, std::ios::binary);
+  for (const auto& [key, value] : metadata) {
+    std::string line = value;
+    if (line.find('\n') != std::string::npos) line = nlohmann::json::parse(value).dump();
+    out << key.substr(std::string("defectkit.").size()) << "=" << line << "\n";
+  }
+}
+
 void write_metadata_seeds(const fs::path& dir) {
   fs::create_directories(dir);
   dt::ArtifactSpec patch;
@@ -68,12 +82,12 @@ void write_metadata_seeds(const fs::path& dir) {
   seed3ch.seed3ch = true;
   const std::pair<dt::ArtifactSpec, const char*> specs[] = {
       {patch, "patch"}, {tiled, "tiled"}, {full, "full_frame"}, {roi, "roi"}, {seed3ch, "seed3ch"}};
-  for (const auto& [spec, name] : specs) {
-    std::ofstream out(dir / (std::string(name) + ".txt"), std::ios::binary);
-    for (const auto& [key, value] : dt::artifact_metadata(spec)) {
-      out << key.substr(std::string("defectkit.").size()) << "=" << value << "\n";
-    }
+  for (auto [spec, name] : specs) {
+    write_metadata_seed(dir / (std::string(name) + ".txt"), dt::artifact_metadata(spec));
+    spec.format_version = 2;
+    write_metadata_seed(dir / (std::string(name) + "_v2.txt"), dt::artifact_metadata(spec));
   }
+  write_metadata_seed(dir / "session_v2.txt", dt::session_artifact_metadata());
 }
 
 }  // namespace
