@@ -3,7 +3,7 @@
 # with arguments, those packages instead (`make fuzz`: clang libclang-rt-14-dev).
 # Idempotent: a machine that has them all runs no apt command at all.
 set -euo pipefail
-packages=(g++ make libtiff-dev libgtest-dev nlohmann-json3-dev pkg-config ca-certificates)
+packages=(g++ make libtiff-dev libpng-dev libjpeg62-turbo-dev libgtest-dev nlohmann-json3-dev pkg-config ca-certificates)
 [ $# -gt 0 ] && packages=("$@")
 missing=()
 for p in "${packages[@]}"; do

@@ -11,6 +11,9 @@
 namespace defectkit::detail {
 namespace {
 
+// The name libtiff gives a buffer opened through client I/O (dropped from its messages, like a path).
+constexpr const char* kBufferName = "image buffer";
+
 // libtiff's process-wide handlers print to stderr. Every handle we open has
 // its own handlers, so the global ones only ever see messages libtiff emits
 // before a handle exists or from code paths still on the old API: drop them.
@@ -70,15 +73,12 @@ struct Block {
   uint16_t first_channel;  // plane index for PLANARCONFIG_SEPARATE, else 0
 };
 
-void scatter_block(const TiffPage& page, const Block& block, uint16_t block_samples, ConvertRun convert, float* out) {
+void scatter_block(const TiffPage& page, const Block& block, uint16_t block_samples, const SampleSink& sink) {
   const size_t sample_bytes = page.bits / 8;
-  const size_t plane_values = static_cast<size_t>(page.width) * page.height;
   for (uint16_t s = 0; s < block_samples; ++s) {
-    float* plane = out + (block.first_channel + s) * plane_values;
     for (uint32_t r = 0; r < block.rows; ++r) {
       const unsigned char* src = block.data + r * block.row_bytes + s * sample_bytes;
-      float* dst = plane + static_cast<size_t>(block.y0 + r) * page.width + block.x0;
-      convert(src, block_samples * sample_bytes, block.cols, dst);
+      sink(src, block_samples * sample_bytes, block.cols, block.first_channel + s, block.y0 + r, block.x0);
     }
   }
 }
@@ -91,7 +91,7 @@ void scatter_block(const TiffPage& page, const Block& block, uint16_t block_samp
 }
 
 void decode_tiles(TiffFile& file, const TiffPage& page, uint16_t block_samples, uint16_t planes, int64_t max_values,
-                  ConvertRun convert, float* out) {
+                  const SampleSink& sink) {
   TIFF* tif = file.get();
   const uint64_t tw = page.tile_width, th = page.tile_height;
   // A tile may overhang the image, but not absurdly: at most 4x the page's
@@ -123,14 +123,14 @@ void decode_tiles(TiffFile& file, const TiffPage& page, uint16_t block_samples, 
                           static_cast<uint32_t>(std::min<uint64_t>(th, page.height - y)),
                           static_cast<uint32_t>(std::min<uint64_t>(tw, page.width - x)),
                           plane};
-        scatter_block(page, block, block_samples, convert, out);
+        scatter_block(page, block, block_samples, sink);
       }
     }
   }
 }
 
-void decode_strips(TiffFile& file, const TiffPage& page, uint16_t block_samples, uint16_t planes, ConvertRun convert,
-                   float* out) {
+void decode_strips(TiffFile& file, const TiffPage& page, uint16_t block_samples, uint16_t planes,
+                   const SampleSink& sink) {
   TIFF* tif = file.get();
   uint32_t rows_per_strip = 0;
   if (!TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &rows_per_strip) || rows_per_strip == 0) {
@@ -151,7 +151,7 @@ void decode_strips(TiffFile& file, const TiffPage& page, uint16_t block_samples,
       const tmsize_t want = static_cast<tmsize_t>(row_bytes * rows);  // the last strip may be short
       const tmsize_t got = TIFFReadEncodedStrip(tif, strip, buffer.data(), want);
       if (got != want) throw_decode_error(file, "strip", strip);
-      scatter_block(page, Block{buffer.data(), row_bytes, 0, y, rows, page.width, plane}, block_samples, convert, out);
+      scatter_block(page, Block{buffer.data(), row_bytes, 0, y, rows, page.width, plane}, block_samples, sink);
     }
   }
 }
@@ -160,14 +160,54 @@ void decode_strips(TiffFile& file, const TiffPage& page, uint16_t block_samples,
 
 TiffFile::TiffFile(const std::string& path, int64_t max_single_alloc)
     : messages_(std::make_unique<Messages>(Messages{path, {}})), tif_(nullptr, &TIFFClose) {
+  const auto options = open_options(messages_.get(), max_single_alloc);
+  // "m": no memory mapping, so a file truncated while we read is a read error, not SIGBUS.
+  tif_.reset(TIFFOpenExt(path.c_str(), "rm", options.get()));  // the handle copies the options
+  check_opened();
+}
+
+TiffFile::TiffFile(const void* data, size_t size, int64_t max_single_alloc)
+    : messages_(std::make_unique<Messages>(Messages{kBufferName, {}})),
+      memory_(std::make_unique<Memory>(Memory{static_cast<const unsigned char*>(data), size, 0})),
+      tif_(nullptr, &TIFFClose) {
+  const auto options = open_options(messages_.get(), max_single_alloc);
+  auto read = [](thandle_t handle, void* out, tmsize_t want) -> tmsize_t {
+    auto* m = static_cast<Memory*>(handle);
+    const uint64_t left = m->offset < m->size ? m->size - m->offset : 0;
+    const uint64_t count = std::min<uint64_t>(left, want < 0 ? 0 : static_cast<uint64_t>(want));
+    if (count > 0) std::memcpy(out, m->data + m->offset, count);
+    m->offset += count;
+    return static_cast<tmsize_t>(count);
+  };
+  auto write = [](thandle_t, void*, tmsize_t) -> tmsize_t { return 0; };  // read-only
+  auto seek = [](thandle_t handle, toff_t offset, int whence) -> toff_t {
+    auto* m = static_cast<Memory*>(handle);
+    const uint64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->offset : m->size;
+    if (offset > UINT64_MAX - base) return static_cast<toff_t>(-1);
+    m->offset = base + offset;  // past the end is allowed; reads there return nothing
+    return m->offset;
+  };
+  auto close = [](thandle_t) { return 0; };
+  auto size_of = [](thandle_t handle) -> toff_t { return static_cast<Memory*>(handle)->size; };
+  auto map = [](thandle_t, void**, toff_t*) { return 0; };  // not mapped: every read is bounds-checked
+  auto unmap = [](thandle_t, void*, toff_t) {};
+  tif_.reset(TIFFClientOpenExt(kBufferName, "rm", memory_.get(), read, write, seek, close, size_of, map, unmap,
+                               options.get()));
+  check_opened();
+}
+
+std::unique_ptr<TIFFOpenOptions, void (*)(TIFFOpenOptions*)> TiffFile::open_options(Messages* messages,
+                                                                                    int64_t max_single_alloc) {
   silence_global_handlers();
   std::unique_ptr<TIFFOpenOptions, void (*)(TIFFOpenOptions*)> options(TIFFOpenOptionsAlloc(), &TIFFOpenOptionsFree);
   if (!options) throw std::bad_alloc();
-  TIFFOpenOptionsSetErrorHandlerExtR(options.get(), &TiffFile::on_error, messages_.get());
+  TIFFOpenOptionsSetErrorHandlerExtR(options.get(), &TiffFile::on_error, messages);
   TIFFOpenOptionsSetWarningHandlerExtR(options.get(), &TiffFile::on_warning, nullptr);
   TIFFOpenOptionsSetMaxSingleMemAlloc(options.get(), static_cast<tmsize_t>(max_single_alloc));
-  // "m": no memory mapping, so a file truncated while we read is a read error, not SIGBUS.
-  tif_.reset(TIFFOpenExt(path.c_str(), "rm", options.get()));  // the handle copies the options
+  return options;
+}
+
+void TiffFile::check_opened() {
   if (!tif_) {
     std::string detail = take_error();
     if (detail.empty()) detail = "libtiff could not open it";
@@ -257,20 +297,28 @@ void check_decodable(const TiffPage& page) {
   }
 }
 
-void decode_page(TiffFile& file, const TiffPage& page, int64_t max_values, float* out) {
+void walk_page(TiffFile& file, const TiffPage& page, int64_t max_values, const SampleSink& sink) {
   const bool separate = page.planar == PLANARCONFIG_SEPARATE && page.samples > 1;
   if (!separate && page.planar != PLANARCONFIG_CONTIG && page.samples > 1) {
     throw Error(ErrorCode::kBadFile, "has an invalid PlanarConfiguration " + std::to_string(page.planar));
   }
   const uint16_t block_samples = separate ? 1 : page.samples;
   const uint16_t planes = separate ? page.samples : 1;
-  const ConvertRun convert = converter_for(page);
   file.take_error();  // report only what this page's decoding says
   if (page.tiled) {
-    decode_tiles(file, page, block_samples, planes, max_values, convert, out);
+    decode_tiles(file, page, block_samples, planes, max_values, sink);
   } else {
-    decode_strips(file, page, block_samples, planes, convert, out);
+    decode_strips(file, page, block_samples, planes, sink);
   }
+}
+
+void decode_page(TiffFile& file, const TiffPage& page, int64_t max_values, float* out) {
+  const ConvertRun convert = converter_for(page);
+  const size_t plane_values = static_cast<size_t>(page.width) * page.height;
+  walk_page(file, page, max_values,
+            [&](const unsigned char* src, size_t stride, size_t count, uint16_t channel, uint32_t y, uint32_t x) {
+              convert(src, stride, count, out + channel * plane_values + static_cast<size_t>(y) * page.width + x);
+            });
 }
 
 }  // namespace defectkit::detail

@@ -5,7 +5,9 @@
 
 #include <tiffio.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -19,6 +21,10 @@ class TiffFile {
   // `max_single_alloc` bytes. Throws Error(kBadFile) with libtiff's message.
   TiffFile(const std::string& path, int64_t max_single_alloc);
 
+  // Opens `size` bytes at `data` (ImageReader's buffers), which must outlive
+  // this object. Throws as the path constructor does.
+  TiffFile(const void* data, size_t size, int64_t max_single_alloc);
+
   TIFF* get() const { return tif_.get(); }
 
   // The first error libtiff reported since the last call (empty if none); clears it.
@@ -29,10 +35,20 @@ class TiffFile {
     std::string path;  // dropped from libtiff's messages: the caller prefixes it already
     std::string first_error;
   };
+  struct Memory {  // a buffer read through libtiff's client I/O
+    const unsigned char* data = nullptr;
+    uint64_t size = 0;
+    uint64_t offset = 0;
+  };
   static int on_error(TIFF*, void* user_data, const char* module, const char* fmt, va_list ap);
   static int on_warning(TIFF*, void*, const char*, const char*, va_list) { return 1; }  // ignored
+  // Allocates the open options: per-handle handlers and the allocation limit.
+  static std::unique_ptr<TIFFOpenOptions, void (*)(TIFFOpenOptions*)> open_options(Messages* messages,
+                                                                                   int64_t max_single_alloc);
+  void check_opened();
 
   std::unique_ptr<Messages> messages_;  // heap, so its address survives moves of TiffFile
+  std::unique_ptr<Memory> memory_;      // memory-backed files only; heap for the same reason
   std::unique_ptr<TIFF, void (*)(TIFF*)> tif_;
 };
 
@@ -64,6 +80,19 @@ void check_decodable(const TiffPage& page);
 
 // "LZW", "JPEG", "compression 12345".
 std::string compression_name(uint16_t compression);
+
+// Receives decoded samples: `count` samples of page channel `channel` for
+// row `y` from column `x` on, found every `stride` bytes from `src` (in the
+// file's sample type, unaligned: read them with memcpy).
+using SampleSink = std::function<void(const unsigned char* src, size_t stride, size_t count, uint16_t channel,
+                                      uint32_t y, uint32_t x)>;
+
+// Decodes every sample of the current directory, strip by strip or tile by
+// tile, handing each run of samples to `sink`. The caller has checked the
+// sample type and that samples * height * width <= max_values, which also
+// bounds block buffers. Throws Error(kBadFile) with libtiff's message on a
+// decode failure or short read, Error(kUnsupported) for subsampled layouts.
+void walk_page(TiffFile& file, const TiffPage& page, int64_t max_values, const SampleSink& sink);
 
 // Decodes every sample of the current directory into `out`, a CHW float32
 // buffer of page.samples x height x width values (channel c of the page at
