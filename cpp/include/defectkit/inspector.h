@@ -1,6 +1,6 @@
-// defectkit::Inspector — strip in, inspection out: reading or converting the
-// strip, tiling and batching (patch artifacts), the session, stitching,
-// scoring, thresholds and regions.
+// defectkit::Inspector — the reference_unet head (cpp/src/heads/): strip in,
+// inspection out: reading or converting the strip, tiling and batching (patch
+// artifacts), the generic session, stitching, scoring, thresholds and regions.
 #pragma once
 
 #include <cstddef>
@@ -62,9 +62,11 @@ struct Inspection {
 
 class Inspector {
  public:
-  // Loads the artifact at `path` (after checking its SHA-256 if options ask)
-  // and validates its metadata against the graph. Throws
-  // Error(kFileNotFound, kModel or kBackend) naming the file.
+  // Loads the reference_unet artifact at `path` (format 1 or 2; after
+  // checking its SHA-256 if options ask) through an ArtifactSession and
+  // validates its metadata against the graph. Throws Error(kFileNotFound,
+  // kModel or kBackend) naming the file; an artifact of another family is
+  // Error(kModel) ("a <family> artifact; ... ArtifactSession runs any").
   static Inspector open(const std::string& path, const InspectorOptions& options = {});
 
   Inspector(Inspector&&) noexcept;
