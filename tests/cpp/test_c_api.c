@@ -142,6 +142,152 @@ static void test_session(const char* dir) {
   dk_session_free(session);
 }
 
+/* The values defectkit_test_data wrote into image_0.png (RGB, 20 x 30). */
+static int image_value(int c, int y, int x) {
+  const int blob = y >= 3 && y < 8 && x >= 4 && x < 12;
+  return blob ? 200 + 20 * c : (c * 30 + y * 3 + x * 2) % 120;
+}
+
+static int same_floats(const float* a, const float* b, size_t n) {
+  size_t i;
+  for (i = 0; i < n; ++i)
+    if (a[i] != b[i]) return 0;
+  return 1;
+}
+
+/* The image classifier: classifier.onnx on image_0.png, from the file, its bytes and its pixels. */
+static void test_classifier(const char* dir) {
+  char path[4096], png[4096], strip_artifact[4096], missing[4096];
+  const int H = 20, W = 30;
+  dk_classifier* classifier = NULL;
+  dk_inspector* inspector = NULL;
+  dk_classifier_artifact_info info;
+  dk_classify_options options;
+  dk_classification *from_file = NULL, *other = NULL;
+  unsigned char *rgb, *rgba, *encoded;
+  uint16_t* wide;
+  long encoded_size;
+  FILE* file;
+  int c, y, x;
+
+  snprintf(path, sizeof path, "%s/classifier.onnx", dir);
+  snprintf(png, sizeof png, "%s/image_0.png", dir);
+  snprintf(strip_artifact, sizeof strip_artifact, "%s/patch.onnx", dir);
+  snprintf(missing, sizeof missing, "%s/no_such.png", dir);
+
+  /* Each head refuses the other's family. */
+  classifier = (dk_classifier*)1;
+  CHECK(dk_classifier_create(strip_artifact, NULL, &classifier) == DK_MODEL && classifier == NULL);
+  CHECK(strstr(dk_last_error(), "a reference_unet artifact; defectkit::ImageClassifier runs guided_classifier") !=
+        NULL);
+  CHECK(dk_inspector_create(path, NULL, &inspector) == DK_MODEL && inspector == NULL);
+  CHECK(strstr(dk_last_error(), "a guided_classifier artifact; defectkit::Inspector runs reference_unet") != NULL);
+
+  CHECK(dk_classifier_create(path, NULL, &classifier) == DK_OK);
+  if (classifier == NULL) return;
+  CHECK(dk_classifier_info(classifier, &info) == DK_OK);
+  CHECK(info.class_count == 3 && strcmp(info.classes[1], "defect") == 0 && info.defect_class == 1);
+  CHECK(info.channels == 0 && info.input_height == 28 && info.input_width == 28);
+  CHECK(fabsf(info.defect_threshold - 0.31f) < 1e-6f && fabsf(info.pixel_threshold - 0.61f) < 1e-6f);
+  CHECK(dk_classifier_info(NULL, &info) == DK_INVALID_ARGUMENT);
+
+  CHECK(dk_classify_file(classifier, png, NULL, &from_file) == DK_OK);
+  if (from_file == NULL) {
+    dk_classifier_free(classifier);
+    return;
+  }
+  CHECK(from_file->height == H && from_file->width == W && from_file->class_count == 3);
+  CHECK(from_file->defect_probability == from_file->probabilities[1] && from_file->defect_class == 1);
+  CHECK(fabs(from_file->probabilities[0] + from_file->probabilities[1] + from_file->probabilities[2] - 1.0) < 1e-5);
+  CHECK(from_file->is_defective == (from_file->defect_probability >= 0.31f));
+  CHECK(from_file->region_count == 1 && from_file->regions[0].x == 4 && from_file->regions[0].y == 3);
+  CHECK(from_file->regions[0].width == 8 && from_file->regions[0].height == 5 && from_file->regions[0].area == 40);
+  /* mask = (0.5 R + 0.3 G + 0.2 B) / 255 */
+  CHECK(fabsf(from_file->mask[0] -
+              (0.5f * image_value(0, 0, 0) + 0.3f * image_value(1, 0, 0) + 0.2f * image_value(2, 0, 0)) / 255.0f) <
+        1e-5f);
+
+  /* The same pixels from memory: packed RGB, RGBA, uint16, and the encoded bytes. */
+  rgb = malloc((size_t)H * W * 3);
+  rgba = malloc((size_t)H * W * 4);
+  wide = malloc(sizeof(uint16_t) * H * W * 3);
+  for (y = 0; y < H; ++y)
+    for (x = 0; x < W; ++x) {
+      for (c = 0; c < 3; ++c) {
+        rgb[(y * W + x) * 3 + c] = (unsigned char)image_value(c, y, x);
+        rgba[(y * W + x) * 4 + c] = (unsigned char)image_value(c, y, x);
+        wide[(y * W + x) * 3 + c] = (uint16_t)(image_value(c, y, x) * 257);
+      }
+      rgba[(y * W + x) * 4 + 3] = 17;
+    }
+  CHECK(dk_classify_buffer(classifier, rgb, (size_t)H * W * 3, DK_UINT8, 3, H, W, 0, NULL, &other) == DK_OK);
+  CHECK(other && same_floats(other->mask, from_file->mask, (size_t)H * W) &&
+        same_floats(other->probabilities, from_file->probabilities, 3));
+  dk_classification_free(other);
+  other = NULL;
+  CHECK(dk_classify_buffer(classifier, rgba, (size_t)H * W * 4, DK_UINT8, 4, H, W, 0, NULL, &other) == DK_OK);
+  CHECK(other && same_floats(other->mask, from_file->mask, (size_t)H * W));
+  dk_classification_free(other);
+  other = NULL;
+  CHECK(dk_classify_buffer(classifier, wide, sizeof(uint16_t) * H * W * 3, DK_UINT16, 3, H, W, 0, NULL, &other) ==
+        DK_OK);
+  CHECK(other && same_floats(other->mask, from_file->mask, (size_t)H * W));
+  dk_classification_free(other);
+  other = NULL;
+  file = fopen(png, "rb");
+  CHECK(file != NULL);
+  if (file != NULL) {
+    fseek(file, 0, SEEK_END);
+    encoded_size = ftell(file);
+    fseek(file, 0, SEEK_SET);
+    encoded = malloc((size_t)encoded_size);
+    CHECK(fread(encoded, 1, (size_t)encoded_size, file) == (size_t)encoded_size);
+    fclose(file);
+    CHECK(dk_classify_encoded(classifier, encoded, (size_t)encoded_size, NULL, &other) == DK_OK);
+    CHECK(other && same_floats(other->mask, from_file->mask, (size_t)H * W));
+    dk_classification_free(other);
+    other = NULL;
+    CHECK(dk_classify_encoded(classifier, encoded, (size_t)encoded_size / 2, NULL, &other) == DK_BAD_FILE);
+    CHECK(other == NULL && strstr(dk_last_error(), "image buffer: corrupt or truncated PNG") != NULL);
+    free(encoded);
+  }
+
+  /* Per-call thresholds; NaN keeps the artifact's. */
+  dk_classify_options_init(&options);
+  CHECK(isnan(options.defect_threshold) && isnan(options.pixel_threshold));
+  options.defect_threshold = from_file->defect_probability;
+  options.pixel_threshold = 0.0f;
+  CHECK(dk_classify_file(classifier, png, &options, &other) == DK_OK);
+  CHECK(other && other->is_defective == 1 && other->region_count == 1 && other->regions[0].area == H * W);
+  CHECK(other && other->defect_threshold == from_file->defect_probability && other->pixel_threshold == 0.0f);
+  dk_classification_free(other);
+  other = NULL;
+
+  /* Refusals: a code and a message, no result. */
+  CHECK(dk_classify_file(classifier, missing, NULL, &other) == DK_FILE_NOT_FOUND && other == NULL);
+  CHECK(strstr(dk_last_error(), "no_such.png: no such file") != NULL);
+  CHECK(dk_classify_buffer(classifier, rgb, (size_t)H * W * 3, DK_FLOAT32, 3, H, W, 0, NULL, &other) ==
+        DK_INVALID_ARGUMENT);
+  CHECK(dk_classify_buffer(classifier, rgb, (size_t)H * W * 3, (dk_dtype)7, 3, H, W, 0, NULL, &other) ==
+        DK_INVALID_ARGUMENT);
+  CHECK(dk_classify_buffer(classifier, rgb, (size_t)H * W * 3 - 1, DK_UINT8, 3, H, W, 0, NULL, &other) ==
+        DK_INVALID_ARGUMENT);
+  CHECK(strstr(dk_last_error(), "image buffer: holds 1799 bytes") != NULL);
+  CHECK(dk_classify_buffer(classifier, rgb, (size_t)H * W * 3, DK_UINT8, 2, H, W, 0, NULL, &other) ==
+        DK_INVALID_ARGUMENT);
+  CHECK(dk_classify_buffer(classifier, NULL, 0, DK_UINT8, 3, H, W, 0, NULL, &other) == DK_INVALID_ARGUMENT);
+  CHECK(dk_classify_file(NULL, png, NULL, &other) == DK_INVALID_ARGUMENT && other == NULL);
+  CHECK(dk_classify_file(classifier, png, NULL, NULL) == DK_INVALID_ARGUMENT);
+  dk_classification_free(NULL);
+  dk_classifier_free(NULL);
+
+  free(rgb);
+  free(rgba);
+  free(wide);
+  dk_classification_free(from_file);
+  dk_classifier_free(classifier);
+}
+
 int main(int argc, char** argv) {
   char artifact[4096], strip[4096], missing[4096];
   const int C = 4, H = 37, W = 29;
@@ -293,6 +439,7 @@ int main(int argc, char** argv) {
     dk_inspector_free(inspector_v2);
   }
   test_session(argv[1]);
+  test_classifier(argv[1]);
 
   dk_inspection_free(from_file);
   dk_inspection_free(from_buffer);

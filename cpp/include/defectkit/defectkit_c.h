@@ -1,10 +1,10 @@
-/* defectkit's C API: the Inspector, a plain model and the generic artifact
- * session behind opaque handles, for controllers written in C, C# or anything
- * with a C FFI. No C++ exception crosses it:
- * every call that can fail returns a dk_status, and dk_last_error() gives the
- * message of the calling thread's last failure. Handles are thread-safe to
- * share (one inspector, many threads); results belong to the caller until
- * dk_inspection_free. */
+/* defectkit's C API: the Inspector (strips), the image classifier, a plain
+ * model and the generic artifact session behind opaque handles, for
+ * controllers written in C, C# or anything with a C FFI. No C++ exception
+ * crosses it: every call that can fail returns a dk_status, and
+ * dk_last_error() gives the message of the calling thread's last failure.
+ * Handles are thread-safe to share (one inspector, many threads); results
+ * belong to the caller until dk_inspection_free / dk_classification_free. */
 #ifndef DEFECTKIT_C_H_
 #define DEFECTKIT_C_H_
 
@@ -20,8 +20,8 @@ typedef enum dk_status {
   DK_OK = 0,
   DK_INVALID_ARGUMENT = 1, /* bad pointer, shape, dtype or option */
   DK_FILE_NOT_FOUND = 2,   /* a path that does not exist */
-  DK_BAD_FILE = 3,         /* a strip breaking the data contract */
-  DK_UNSUPPORTED = 4,      /* a strip variant defectkit does not read */
+  DK_BAD_FILE = 3,         /* a strip or image breaking the data contract (truncated, corrupt) */
+  DK_UNSUPPORTED = 4,      /* a strip or image variant defectkit does not read (CMYK JPEG, ...) */
   DK_MODEL = 5,            /* an artifact that cannot be used */
   DK_BACKEND = 6,          /* ONNX Runtime: library missing, run failure */
   DK_INTERNAL = 99         /* anything else (out of memory); see dk_last_error */
@@ -93,6 +93,64 @@ dk_status dk_inspect_buffer(const dk_inspector* inspector, const void* data, siz
                             dk_layout layout, int channels, int height, int width, const dk_inspect_options* options,
                             dk_inspection** out);
 void dk_inspection_free(dk_inspection* inspection); /* NULL is fine */
+
+/* --- The image classifier: guided_classifier artifacts ------------------- */
+
+typedef struct dk_classifier dk_classifier; /* opaque */
+
+/* Per call; NaN thresholds (the default, dk_classify_options_init) mean the artifact's. */
+typedef struct dk_classify_options {
+  float defect_threshold; /* defect-class probability >= this: defective */
+  float pixel_threshold;  /* mask >= this: part of a region */
+} dk_classify_options;
+
+typedef struct dk_classification {
+  size_t class_count;
+  float* probabilities;     /* class_count, in the artifact's class order (names: dk_classifier_info) */
+  int top_class;            /* index of the most probable class (the first on a tie) */
+  int defect_class;         /* index of the class compared with the defect threshold */
+  float defect_probability; /* probabilities[defect_class] */
+  int is_defective;         /* defect_probability >= defect_threshold */
+  int height, width;        /* the image's size */
+  float* mask;              /* height * width floats, row-major, defect probability per pixel */
+  size_t region_count;
+  dk_region* regions;                      /* connected components of mask >= pixel_threshold */
+  float defect_threshold, pixel_threshold; /* the thresholds applied */
+} dk_classification;
+
+typedef struct dk_classifier_artifact_info {
+  size_t class_count;
+  const char* const* classes;    /* class_count names; valid while the classifier lives */
+  int defect_class;              /* index into classes */
+  int channels;                  /* 1 or 3: the graph's fixed channel count; 0: it takes either */
+  int input_height, input_width; /* the size the network runs at (informational); 0 if not given */
+  float defect_threshold, pixel_threshold;
+} dk_classifier_artifact_info;
+
+void dk_classify_options_init(dk_classify_options* options);
+
+/* Opens a guided_classifier artifact (another family is DK_MODEL); the
+ * options' session fields apply (max_batch is ignored). options may be NULL.
+ * On success *out owns a handle to release with dk_classifier_free. */
+dk_status dk_classifier_create(const char* artifact_path, const dk_inspector_options* options, dk_classifier** out);
+void dk_classifier_free(dk_classifier* classifier); /* NULL is fine */
+dk_status dk_classifier_info(const dk_classifier* classifier, dk_classifier_artifact_info* out);
+
+/* Classify a PNG, JPEG or TIFF file (decided by its content), an encoded
+ * image in memory (a frame grabber's JPEG: size_bytes at data), or pixels in
+ * memory: dtype DK_UINT8 or DK_UINT16 (scaled to 8 bits), channels 1 (grey),
+ * 3 (RGB) or 4 (RGBA, alpha dropped), interleaved (H, W, C), row_stride bytes
+ * from one row's start to the next (0: packed), size_bytes readable at data.
+ * Packed 8-bit grey or RGB is read in place. options may be NULL. *out is
+ * freed with dk_classification_free. Thread-safe. */
+dk_status dk_classify_file(const dk_classifier* classifier, const char* image_path, const dk_classify_options* options,
+                           dk_classification** out);
+dk_status dk_classify_encoded(const dk_classifier* classifier, const void* data, size_t size_bytes,
+                              const dk_classify_options* options, dk_classification** out);
+dk_status dk_classify_buffer(const dk_classifier* classifier, const void* data, size_t size_bytes, dk_dtype dtype,
+                             int channels, int height, int width, size_t row_stride, const dk_classify_options* options,
+                             dk_classification** out);
+void dk_classification_free(dk_classification* classification); /* NULL is fine */
 
 /* --- A plain ONNX Runtime session (any ONNX file, metadata or not) --------- */
 
