@@ -146,9 +146,9 @@ demo: setup
 	$(VENV)/bin/defectkit demo --out $(DEMO_OUT) $(DEMO_ARGS)
 
 # The benchmark needs the native module and the defectkit-bench tool, both installed by setup
-# (the tool lands in $(VENV)/bin). BENCH_ARGS passes options on (benchmarks/run.py --help).
+# (the tool lands in $(VENV)/bin). BENCH_ARGS passes options on (make bench BENCH_ARGS=--help).
 bench: setup
-	$(PY) benchmarks/run.py $(BENCH_ARGS)
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf build $(DEMO_OUT)

@@ -1,4 +1,4 @@
-"""Turns a benchmarks/run.py result into its three files: JSON, a Markdown table, a PNG plot."""
+"""Turns a ``benchmarks.run`` result into its three files: JSON, a Markdown table, a PNG plot."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """defectkit against the seed pipeline and PyTorch eager: latency, throughput, compute, memory.
 
-    make bench                      # sets up, then: .venv/bin/python benchmarks/run.py
-    .venv/bin/python benchmarks/run.py --rounds 2 --threads 2
+    make bench                      # sets up, then: .venv/bin/python -m benchmarks.run
+    .venv/bin/python -m benchmarks.run --rounds 2 --threads 2     # from the repository root
 
 Every configuration runs in its own process (a subprocess of this script, pinned to the
 first ``--threads`` cores), in interleaved rounds (round 1: every configuration once, round 2:
@@ -11,7 +11,7 @@ are pooled over the rounds. All configurations read the same uncompressed 976 x 
 
 Models are random-weight (fixed seeds): speed does not depend on the weights; every accuracy
 number that comes from random weights is marked as such. Trained accuracy comes from the width
-study (benchmarks/results/width_study-*.json).
+study (experiments/reference_unet/results/width_study-*.json).
 
 Writes benchmarks/results/<date>-<host>.json, .md and .png.
 """
@@ -31,17 +31,17 @@ import sys
 import time
 from typing import Any
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from defectkit.benchmarking import (  # noqa: E402
+from defectkit.benchmarking import (
     SCHEMA_VERSION,
     latency_summary,
     machine_info,
     peak_rss_mib,
     pin_to_cores,
 )
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+WIDTH_STUDIES = ROOT / "experiments" / "reference_unet" / "results"  # width_study.py writes them
 
 STRIP_SIZE = (976, 176)
 PATCH = 128
@@ -77,10 +77,10 @@ def write_random_run(run: pathlib.Path, data: pathlib.Path, width: int, seed: in
 
 def setup(work: pathlib.Path) -> dict[str, Any]:
     """Builds (or reuses) everything the configurations need; returns paths and export reports."""
+    from benchmarks.seed_pipeline import export_seed
     from defectkit.data.strip_io import read_strip_tifffile, write_strip
     from defectkit.export.pipeline import ExportOptions, export_run
     from defectkit.models.reference_unet.data.demo import make_demo_dataset
-    from seed_pipeline import export_seed
 
     work.mkdir(parents=True, exist_ok=True)
     data = work / "data"
@@ -191,7 +191,7 @@ def worker(config: dict[str, Any], paths: dict[str, Any], threads: int, warmup: 
     load_before = list(os.getloadavg())
     kind = config["kind"]
     if kind == "seed":
-        from seed_pipeline import SeedPipeline
+        from benchmarks.seed_pipeline import SeedPipeline
 
         pipeline = SeedPipeline(pathlib.Path(paths["seed_onnx"]), threads)
         seconds, wall = _timed(pipeline, strips, warmup, runs)
@@ -199,8 +199,8 @@ def worker(config: dict[str, Any], paths: dict[str, Any], threads: int, warmup: 
         import tifffile
         import torch
 
+        from benchmarks.seed_pipeline import seed_network
         from defectkit.models.reference_unet.sliding_window import sliding_window_heatmap
-        from seed_pipeline import seed_network
 
         torch.set_num_threads(threads)
         model = seed_network()
@@ -316,7 +316,7 @@ def preprocessing(paths: dict[str, Any], threads: int, repeats: int) -> dict[str
     """One strip read + normalised: native (libtiff) vs tifffile + numpy (the seed's), uncompressed."""
     pin_to_cores(threads)
     import defectkit
-    from seed_pipeline import SeedPipeline
+    from benchmarks.seed_pipeline import SeedPipeline
 
     strips = sorted(pathlib.Path(paths["strips"]).glob("*.tif"))
 
@@ -392,7 +392,9 @@ def ort_profile(artifact: str, threads: int, runs: int) -> dict[str, Any]:
 
 
 def _subprocess(task: str, payload: dict[str, Any]) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--worker", json.dumps({"task": task, **payload})]
+    # The same module in a fresh interpreter; it inherits the working directory (or PYTHONPATH)
+    # that made ``benchmarks`` importable here.
+    command = [sys.executable, "-m", __spec__.name, "--worker", json.dumps({"task": task, **payload})]
     out = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)  # stderr: progress
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -538,7 +540,7 @@ def targets(rows: list[dict], pre: dict, paths: dict, width_study: dict | None) 
 
 
 def latest_width_study() -> dict | None:
-    studies = sorted(RESULTS.glob("width_study-*.json"))
+    studies = sorted(WIDTH_STUDIES.glob("width_study-*.json"))
     return json.loads(studies[-1].read_text()) if studies else None
 
 
@@ -622,7 +624,7 @@ def main() -> None:
     result = {
         "schema_version": SCHEMA_VERSION,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "command": "make bench  (.venv/bin/python benchmarks/run.py " + " ".join(sys.argv[1:]) + ")",
+        "command": "make bench  (.venv/bin/python -m benchmarks.run " + " ".join(sys.argv[1:]) + ")",
         "machine": machine,
         "threads": args.threads,
         "pinned_cores": sorted(os.sched_getaffinity(0))[: args.threads],
@@ -639,7 +641,7 @@ def main() -> None:
         "setup_s": setup_s,
         "total_s": time.perf_counter() - started,
     }
-    import report  # benchmarks/report.py
+    from benchmarks import report
 
     stamp = f"{datetime.date.today()}-{socket.gethostname()}"
     written = report.write_all(result, args.out, stamp)
@@ -670,4 +672,6 @@ def _find_tool() -> str | None:
 
 
 if __name__ == "__main__":
+    if __spec__ is None:  # run as a file: its siblings are not importable as benchmarks.*
+        sys.exit("run it as a module from the repository root: python -m benchmarks.run (make bench does)")
     main()

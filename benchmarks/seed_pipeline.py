@@ -10,7 +10,7 @@
   scaled by numpy (``(C, H, W)`` file -> ``(H, W, C)`` image -> first three channels / 255 ->
   ``(1, 3, H, W)``), as the seed's script did.
 
-    .venv/bin/python benchmarks/seed_pipeline.py --out bench_out/seed --strips DIR --runs 5
+    .venv/bin/python -m benchmarks.seed_pipeline --out bench_out/seed --strips DIR --runs 5
 
 prints the seed pipeline's per-strip latency on the strips in DIR (uncompressed TIFFs of 976 x 176).
 """

@@ -5,9 +5,10 @@ same epochs, hence the same patches seen), evaluates each on the test split,
 and measures inference cost: GFLOP per strip and patches per second (median of
 timed batches after a warm-up, torch threads as given).
 
-    .venv/bin/python benchmarks/width_study.py --out bench_out/widths --epochs 15
+    .venv/bin/python experiments/reference_unet/width_study.py --out bench_out/widths --epochs 15
 
-Writes benchmarks/results/width_study-<date>-<host>.json and .md.
+Writes experiments/reference_unet/results/width_study-<date>-<host>.json and .md (make bench
+reads the latest JSON for its accuracy column).
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ import time
 import torch
 
 from defectkit.models.reference_unet import ReferenceUNet, UNetConfig, count_flops
+from defectkit.models.reference_unet.config import ReferenceUNetConfig
 from defectkit.models.reference_unet.data.demo import make_demo_dataset
 from defectkit.models.reference_unet.data.tiling import patch_grid
 from defectkit.models.reference_unet.evaluation import evaluate_run
 from defectkit.training import TrainConfig, load_model, train
 
-RESULTS = pathlib.Path(__file__).parent / "results"
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
 def inference_cost(width: int, patch: int, strip_hw: tuple[int, int], repeats: int) -> dict:
@@ -85,9 +87,18 @@ def main() -> None:
 
     data = args.out / "data"
     # The dataset and recipe the recorded study used: 24 training strips, no valid/ (2 held out),
-    # fp32, lr 1e-3, best.pt over every epoch.
+    # the demo test split of the time (8 good, 12 defective), fp32, lr 1e-3, best.pt over every
+    # epoch, mirrors of the same sign (mirror_sign did not exist yet).
     make_demo_dataset(
-        data, seed=0, overwrite=True, progress=False, n_train=24, n_valid_good=0, n_valid_defect=0
+        data,
+        seed=0,
+        overwrite=True,
+        progress=False,
+        n_train=24,
+        n_test_good=8,
+        n_test_defect=12,
+        n_valid_good=0,
+        n_valid_defect=0,
     )
     rows = []
     train_widths = args.widths if args.train_widths is None else args.train_widths
@@ -113,7 +124,7 @@ def main() -> None:
         config = TrainConfig(
             data=str(data),
             out=str(run),
-            width=width,
+            family_config=ReferenceUNetConfig(width=width, mirror_sign="same"),
             epochs=args.epochs,
             threads=args.threads,
             batch_size=16,
@@ -133,7 +144,7 @@ def main() -> None:
                 "image_auroc": result["image_auroc"],
                 "pixel_auroc": result["pixel_auroc"],
                 "train_minutes": train_minutes,
-                "train_patches_per_s": last["patches_per_s"],
+                "train_patches_per_s": last["samples_per_s"],
                 "data_wait_share": last["data_wait_share"],
                 **cost,
             }

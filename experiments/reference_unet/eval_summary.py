@@ -1,16 +1,16 @@
 """One line per ``defectkit eval --json`` file: AUROCs and what the F1-optimal image threshold flags.
 
-    .venv/bin/python benchmarks/eval_summary.py RUN1/eval.json RUN2/eval.json ...
+    .venv/bin/python experiments/reference_unet/eval_summary.py RUN1/eval.json RUN2/eval.json ...
 
 'good flagged': good strips scoring at or above the threshold; 'defects missed': defective
-strips below it. The README's seed-spread tables come from these lines.
+strips below it. The seed-spread tables of docs/experiments/reference_unet.md come from these lines.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import pathlib
-import sys
 
 from defectkit.evaluation.metrics import flagged_at
 
@@ -25,6 +25,13 @@ def summary(path: pathlib.Path) -> str:
     )
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="+", type=pathlib.Path, help="defectkit eval --json files")
+    args = parser.parse_args()
+    for path in args.results:
+        print(summary(path))
+
+
 if __name__ == "__main__":
-    for argument in sys.argv[1:]:
-        print(summary(pathlib.Path(argument)))
+    main()

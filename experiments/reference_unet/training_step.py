@@ -1,6 +1,6 @@
 """Training-step throughput of reference_unet on this CPU: fp32, channels-last, channels-last + bf16.
 
-    .venv/bin/python benchmarks/training_step.py [--width 16] [--threads 2]
+    .venv/bin/python experiments/reference_unet/training_step.py [--width 16] [--threads 2]
 
 One Adam step of the focal loss on a batch of 16 random 128 x 128 patches, the median of
 the timed steps after two warm-up steps; what `defectkit train` does per batch, without

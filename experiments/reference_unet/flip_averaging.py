@@ -1,6 +1,6 @@
 """Would averaging a model's heatmaps over flipped inputs (test-time augmentation) rank strips better?
 
-    .venv/bin/python benchmarks/flip_averaging.py RUN [RUN ...] --data D100 [--threads 2]
+    .venv/bin/python experiments/reference_unet/flip_averaging.py RUN [RUN ...] --data DATA [--threads 2]
 
 Each test strip of ``--data`` goes through the run's model as it is, with its two references
 swapped, flipped left-right and flipped upside down (each heatmap turned back); the heatmaps

@@ -1,30 +1,38 @@
 """Recipe sweep for reference_unet: which training recipe meets the demo's targets across seeds?
 
-Generates the demo dataset exactly as ``make demo`` does (``make_demo_dataset``,
-seed 0; written uncompressed, which stores the same pixels: the demo's
-Deflate + floating-point predictor needs imagecodecs to read), trains many
-configurations several times each (training seeds 0, 1, ...) concurrently on
-one GPU (a process pool, one torch thread per process), and evaluates every
-run with ``defectkit eval``'s own code (``evaluate_run``: sliding window,
-image score, F1-optimal image threshold) on the demo's test split. Optionally
-also on a larger test split from the same generator (``--big-test``: 40 good
-and 60 defect strips, a superset of the demo's 20, since every strip is drawn
-from (seed, split, index)), to tell recipes apart more finely than 20 strips
-can (one good/defect pair misordered there costs 1/96 = 0.0104 image AUROC).
+Generates the demo dataset of the time (``make_demo_dataset``, seed 0, 24 training
+strips, no valid/, the 20-strip test split: 8 good, 12 defective; written uncompressed,
+which stores the same pixels: the demo's Deflate + floating-point predictor needs
+imagecodecs to read), trains many configurations several times each (training seeds 0,
+1, ...) concurrently on one GPU (a process pool, one torch thread per process), and
+evaluates every run with ``defectkit eval``'s own code (``evaluate_run``: sliding window,
+image score, F1-optimal thresholds) on that test split. Optionally also on a larger test
+split from the same generator (``--big-test``: 40 good and 60 defect strips, today's demo
+test split and a superset of the 20, since every strip is drawn from (seed, split, index)),
+to tell recipes apart more finely than 20 strips can (one good/defect pair misordered there
+costs 1/96 = 0.0104 image AUROC).
 
-    python3 benchmarks/recipe_sweep.py run --work /tmp/sweep --records OUT/records.jsonl \\
-        --jobs 12 --deadline-s 520 --seeds 0 1 2 3 --big-test
-    python3 benchmarks/recipe_sweep.py report OUT/records.jsonl [more.jsonl ...] --host h100
+Every evaluation (best.pt on both splits, last.pt on the 20 strips) is ``evaluate_run``
+itself, per-category pixel AUROCs and the pixel F1 sweep included: on 100 strips that costs
+a few CPU minutes per run, which the deadline scheduler counts in each run's wall time.
+Needs defectkit installed with the train extra and its native module built
+(``pip install '.[train]'``, or ``make setup``).
+
+    .venv/bin/python experiments/reference_unet/recipe_sweep.py run --work /tmp/sweep \\
+        --records OUT/records.jsonl --jobs 12 --deadline-s 520 --seeds 0 1 2 3 --big-test
+    .venv/bin/python experiments/reference_unet/recipe_sweep.py report OUT/records.jsonl \\
+        [more.jsonl ...] --host h100
 
 ``run`` appends one JSON line per finished run to ``--records`` as it goes (a
 run cut short by the deadline leaves the others' lines intact) and launches no
 run it does not expect to finish by ``--deadline-s``. ``report`` aggregates
-record files into benchmarks/results/recipe_sweep-<date>-<host>.json and .md:
+record files into experiments/reference_unet/results/recipe_sweep-<date>-<host>.json and .md:
 per configuration, mean / min / max over seeds of image and pixel AUROC, the
 good strips at or above the image threshold, and the training time.
 
-The results of 2026-11-23 (recipe_sweep-2026-11-23-h100) came from two runs
-on one H100 with 16 cores, then a report of both record files:
+The results of 2026-11-23 (recipe_sweep-2026-11-23-h100) came from two runs of this
+script as it was then (benchmarks/recipe_sweep.py, commit efecec5) on one H100 with 16
+cores, then a report of both record files:
 
     run --records records1.jsonl --jobs 14 --deadline-s 470 --grace-s 70 \
         --seeds 0 1 2 3 --big-test --self-check                  (the 17 of SCREEN)
@@ -53,37 +61,25 @@ import statistics
 import sys
 import time
 import traceback
-import types
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-if str(ROOT / "python") not in sys.path:
-    sys.path.insert(0, str(ROOT / "python"))
-
-
-def _import_defectkit_without_native() -> None:
-    """Benchmark-only shim: lets ``import defectkit`` work where the C++ extension is not built.
-
-    ``defectkit/__init__`` imports the native runtime (``defectkit._native``:
-    libtiff reader, ONNX Runtime) eagerly. Training and evaluation never call
-    it, so on a machine without the built extension (the GPU machine this sweep
-    runs on) an empty stand-in module takes its place. Never do this outside a
-    benchmark: any runtime call would fail with AttributeError.
-    """
-    try:
-        import defectkit
-    except ImportError:
-        sys.modules["defectkit._native"] = types.ModuleType("defectkit._native")
-        import defectkit  # noqa: F401
-
-
-_import_defectkit_without_native()
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 # The recipe the sweep was run against (the demo's until the 25-epoch default): fp32, best.pt over
-# every epoch, the demo dataset without valid/ (2 training strips held out for validation). Every
-# configuration below changes only what its overrides name.
-BASE = {"width": 16, "epochs": 15, "batch_size": 16, "lr": 1e-3, "precision": "fp32", "best_from": 0.0}
+# every epoch, mirrors of the same sign (mirror_sign did not exist yet), the demo dataset without
+# valid/ (2 training strips held out for validation). Every configuration below changes only what
+# its overrides name; TrainConfig and ReferenceUNetConfig fields alike (train_config splits them).
+BASE = {
+    "width": 16,
+    "epochs": 15,
+    "batch_size": 16,
+    "lr": 1e-3,
+    "precision": "fp32",
+    "best_from": 0.0,
+    "mirror_sign": "same",
+}
 NO_VALID = {"n_train": 24, "n_valid_good": 0, "n_valid_defect": 0}  # the dataset the sweep ran on
+DEMO_TEST = {"n_test_good": 8, "n_test_defect": 12}  # the demo test split of the time
+BIG_TEST = {"n_test_good": 40, "n_test_defect": 60}  # --big-test: today's demo test split
 
 # name -> (overrides of BASE, what it tests)
 CONFIGS: dict[str, tuple[dict, str]] = {
@@ -118,7 +114,8 @@ CONFIGS: dict[str, tuple[dict, str]] = {
 }
 SCREEN = list(CONFIGS)[:17]  # the first round (the default of --configs)
 
-# CPU training time on the README's machine (2 cores, 2 torch threads, batch 16): width 16
+# CPU training time on the development machine of docs/experiments/reference_unet.md (2 cores,
+# 2 torch threads, batch 16): width 16
 # ~18.5 s per epoch (make demo: 4.6 min for 15), width 32 ~59 s (width study: 14.8 min for
 # 15), width 64 ~200 s (about 2 patches/s over 396 patches). An estimate for make demo's
 # budget, not a measurement of each configuration.
@@ -143,6 +140,18 @@ def cpu_minutes_estimate(name: str) -> float:
     return s["epochs"] * per_epoch / 60
 
 
+def train_config(values: dict, **shared):
+    """A TrainConfig from one flat dict of settings: the family's own go into ``family_config``."""
+    import dataclasses
+
+    from defectkit.models.reference_unet.config import ReferenceUNetConfig
+    from defectkit.training import TrainConfig
+
+    own = {f.name for f in dataclasses.fields(ReferenceUNetConfig)}
+    family = ReferenceUNetConfig(**{k: v for k, v in values.items() if k in own})
+    return TrainConfig(family_config=family, **{k: v for k, v in values.items() if k not in own}, **shared)
+
+
 # --- the runs ------------------------------------------------------------------------------------
 
 
@@ -150,74 +159,32 @@ def make_datasets(work: pathlib.Path, big_test: bool) -> dict[str, str]:
     from defectkit.models.reference_unet.data.demo import make_demo_dataset
 
     start = time.perf_counter()
-    demo = make_demo_dataset(
-        work / "demo", seed=0, compression=None, overwrite=True, progress=False, **NO_VALID
-    )
+    common = {"seed": 0, "compression": None, "overwrite": True, "progress": False, **NO_VALID}
+    demo = make_demo_dataset(work / "demo", **DEMO_TEST, **common)
     paths = {"demo": str(demo)}
     if big_test:
-        big = make_demo_dataset(
-            work / "big",
-            seed=0,
-            n_test_good=40,
-            n_test_defect=60,
-            **NO_VALID,
-            compression=None,
-            overwrite=True,
-            progress=False,
-        )
+        big = make_demo_dataset(work / "big", **BIG_TEST, **common)
         paths["big"] = str(big)
     print(f"datasets {sorted(paths)} in {time.perf_counter() - start:.1f} s", flush=True)
     return paths
 
 
-def evaluate_light(model, data: pathlib.Path, patch: int) -> dict:
-    """``defectkit eval``'s figures without its per-category pixel AUROCs and pixel threshold.
-
-    The same heatmaps, image scores and metric functions as ``evaluate_run``; what it skips
-    (a pixel AUROC per category, an F1 sweep over every pixel) costs about a minute of one
-    core on 100 strips, more than the training itself.
-    """
-    import numpy as np
-
-    from defectkit.data.layout import discover_dataset
-    from defectkit.evaluation.metrics import auroc, f1_optimal_threshold, pixel_auroc
-    from defectkit.models.reference_unet.evaluation import inspect_samples
-
-    records, masks, heatmaps = [], [], []
-    for sample, _, heatmap, score in inspect_samples(
-        model, discover_dataset(data).test, patch, progress=False
-    ):
-        masks.append(sample.ground_truth(heatmap.shape))
-        heatmaps.append(heatmap)
-        records.append({"path": str(sample.path), "category": sample.category, "score": score})
-    labels = np.array([int(r["category"] != "good") for r in records])
-    scores = np.array([r["score"] for r in records])
-    per_category = {}
-    for category in sorted({r["category"] for r in records} - {"good"}):
-        keep = [i for i, r in enumerate(records) if r["category"] in ("good", category)]
-        per_category[category] = {"image_auroc": auroc(labels[keep], scores[keep])}
-    return {
-        "image_auroc": auroc(labels, scores),
-        "pixel_auroc": pixel_auroc(masks, heatmaps),
-        "thresholds": {"image": f1_optimal_threshold(labels, scores)[0]},
-        "per_category": per_category,
-        "scores": records,
-    }
-
-
 def summarise_eval(result: dict, keep_scores: bool) -> dict:
+    """The figures of one ``evaluate_run`` result that the report aggregates."""
+    from defectkit.evaluation.metrics import GOOD_CATEGORY, flagged_at
+
     threshold = result["thresholds"]["image"]
     scores = result["scores"]
-    good = [s for s in scores if s["category"] == "good"]
-    bad = [s for s in scores if s["category"] != "good"]
+    counts = flagged_at(scores, threshold)
+    good = [s for s in scores if s["category"] == GOOD_CATEGORY]
     summary = {
         "image_auroc": result["image_auroc"],
         "pixel_auroc": result["pixel_auroc"],
         "threshold": threshold,
-        "good_flagged": sum(s["score"] >= threshold for s in good),
-        "good_count": len(good),
-        "defects_missed": sum(s["score"] < threshold for s in bad),
-        "defect_count": len(bad),
+        "good_flagged": counts["good_flagged"],
+        "good_count": counts["good"],
+        "defects_missed": counts["defective"] - counts["defective_flagged"],
+        "defect_count": counts["defective"],
         "flagged_good": [pathlib.Path(s["path"]).name for s in good if s["score"] >= threshold],
         "per_category": {k: v["image_auroc"] for k, v in result["per_category"].items()},
     }
@@ -237,22 +204,22 @@ def run_one(job: dict) -> dict:
 
         torch.set_num_threads(1)
         from defectkit.models.reference_unet.evaluation import evaluate_run
-        from defectkit.training import TrainConfig, load_model, train
+        from defectkit.training import load_model, train
 
         run = pathlib.Path(job["work"]) / "runs" / f"{job['config']}-s{job['seed']}"
-        config = TrainConfig(
+        config = train_config(
+            values,
             data=job["datasets"]["demo"],
             out=str(run),
             device=job["device"],
             threads=1,
             workers=job["workers"],
             seed=job["seed"],
-            **values,
         )
         start = time.perf_counter()
         last = train(config, progress=False)
         record["train_s"] = time.perf_counter() - start
-        record["patches_per_s"] = last["patches_per_s"]
+        record["patches_per_s"] = last["samples_per_s"]  # the metrics row's name since the family seam
         record["data_wait_share"] = last["data_wait_share"]
         record["val_pixel_auroc_last"] = last["val_pixel_auroc"]
         start = time.perf_counter()
@@ -267,11 +234,13 @@ def run_one(job: dict) -> dict:
             k: v["pixel_auroc"] for k, v in demo["per_category"].items()
         }
         if "big" in job["datasets"]:
-            big = evaluate_light(model, pathlib.Path(job["datasets"]["big"]), info["patch_size"])
+            big_data = pathlib.Path(job["datasets"]["big"])
+            big = evaluate_run(model, big_data, info["patch_size"], progress=False)
             record["big_best"] = summarise_eval(big, keep_scores=False)
         model, info = load_model(run, "last")
         model.to(job["device"])
-        record["demo_last"] = summarise_eval(evaluate_light(model, demo_data, info["patch_size"]), False)
+        last = evaluate_run(model, demo_data, info["patch_size"], progress=False)
+        record["demo_last"] = summarise_eval(last, keep_scores=False)
         record["eval_s"] = time.perf_counter() - start
         record["device"] = torch.cuda.get_device_name() if job["device"].startswith("cuda") else "cpu"
         record["torch"] = torch.__version__
@@ -286,15 +255,15 @@ def self_check(work: pathlib.Path, device: str) -> dict:
     import torch
 
     from defectkit.models.reference_unet.data.demo import make_demo_dataset
-    from defectkit.training import TrainConfig, train
+    from defectkit.training import train
 
     data = make_demo_dataset(
-        work / "tiny", n_train=5, n_test_good=2, n_test_defect=2, height=192, width=64, seed=3,
-        compression=None, overwrite=True, progress=False,
+        work / "tiny", n_train=5, n_test_good=2, n_test_defect=2, n_valid_good=2, n_valid_defect=2,
+        height=192, width=64, seed=3, compression=None, overwrite=True, progress=False,
     )  # fmt: skip
     run = work / "tiny-run"
     base = dict(data=str(data), out=str(run), batch_size=4, width=2, patch_size=64, holdout=1, threads=1)
-    train(TrainConfig(**base, epochs=2, device=device), progress=False)
+    train(train_config(base, epochs=2, device=device), progress=False)
     devices = set()
     for name in ("last.pt", "best.pt"):
         state = torch.load(run / name, weights_only=True)
@@ -305,7 +274,7 @@ def self_check(work: pathlib.Path, device: str) -> dict:
             for t in s.values()
             if torch.is_tensor(t)
         }
-    train(TrainConfig(**base, epochs=3, device=device), resume=True, progress=False)
+    train(train_config(base, epochs=3, device=device), resume=True, progress=False)
     resumed = torch.load(run / "last.pt", weights_only=True)["epoch"]
     return {
         "self_check": True,
@@ -495,7 +464,7 @@ def command_report(args: argparse.Namespace) -> int:
     stamp = f"{args.date or datetime.date.today()}-{args.host}"
     devices = sorted({r.get("device", "?") for r in runs})
     summary = {
-        "command": "benchmarks/recipe_sweep.py run ... then report (see the module docstring)",
+        "command": "experiments/reference_unet/recipe_sweep.py run ... then report (its docstring)",
         "base_recipe": BASE,
         "devices": devices,
         "torch": sorted({r.get("torch", "?") for r in runs}),
@@ -520,9 +489,10 @@ def command_report(args: argparse.Namespace) -> int:
         "(min-max) over the training seeds. 'good flagged': good strips (defects only in the "
         "references) scoring at or above the F1-optimal image threshold. 'meet all': runs with "
         "image AUROC >= 0.98, pixel AUROC >= 0.98 and no good strip flagged. 'CPU min (est.)': "
-        "make demo's training time on 2 CPU cores, estimated from the README's per-epoch "
+        "make demo's training time on 2 CPU cores, estimated from measured per-epoch "
         "times, not measured per row. Base recipe: width 16, 15 epochs, batch 16, lr 1e-3, "
-        "broad synthesis, p_mirror 1, misregistration 0.5 px, 3-8 stamps, focal gamma 1->3 cosine.",
+        "broad synthesis, p_mirror 1 (same-sign mirrors), misregistration 0.5 px, 3-8 stamps, "
+        "focal gamma 1->3 cosine.",
         "",
         "## Demo test split (20 strips: 8 good, 12 defective), best.pt (what `defectkit eval` uses)",
         "",
@@ -612,7 +582,7 @@ def main() -> int:
     run.add_argument("--epochs", type=int, default=0, help="override every configuration's (smoke tests)")
     run.add_argument("--big-test", action="store_true", help="also evaluate on a 100-strip test split")
     run.add_argument("--self-check", action="store_true", help="first check device training and checkpoints")
-    report = commands.add_parser("report", help="aggregate record files into benchmarks/results")
+    report = commands.add_parser("report", help="aggregate record files into RESULTS (see --results)")
     report.add_argument("records", type=pathlib.Path, nargs="+")
     report.add_argument("--host", default=socket.gethostname())
     report.add_argument("--date", default=None, help="YYYY-MM-DD (default today)")

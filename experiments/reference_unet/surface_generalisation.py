@@ -1,7 +1,7 @@
 """Does a trained reference_unet tell *which* capture holds an anomaly, on surfaces it never saw?
 
-    .venv/bin/python benchmarks/surface_generalisation.py RUN --seen DATA/train/good \\
-        --unseen OTHER/train/good [--kinds blob,cluster,smudge] [--strips 12]
+    .venv/bin/python experiments/reference_unet/surface_generalisation.py RUN \\
+        --seen DATA/train/good --unseen OTHER/train/good [--kinds blob,cluster,smudge] [--strips 12]
 
 For each of ``--strips`` strips of a folder, one demo-generator anomaly of each kind
 (``defectkit.models.reference_unet.data.demo_defects``, the test split's shapes) is added once to the target
