@@ -87,9 +87,10 @@ class ComparingEncoder(nn.Module):
     The minimum is what "present in the target and absent from both references" means: an
     anomaly that a reference shares leaves one difference near zero, whatever its size or
     contrast, where stacked input channels leave the network to learn that. It did not score
-    better on the demo (README, "Tried on the 96-strip recipe"): what stacking got wrong there,
-    a faint smudge in both references, differs from both the same way a smudge of the other
-    sign in the target would, so no rule over differences can tell the two apart.
+    better on the demo (docs/experiments/reference_unet.md, "Tried on the 96-strip recipe"):
+    what stacking got wrong there, a faint smudge in both references, differs from both the
+    same way a smudge of the other sign in the target would, so no rule over differences can
+    tell the two apart.
     """
 
     def __init__(self, captures: int, width: int) -> None:

@@ -166,7 +166,8 @@ def make_demo_dataset(
         out_dir: Dataset root; created if missing, must be empty unless ``overwrite``.
         n_train: Defect-free training strips (``train/good``). 96 rather than a couple of
             dozen: the same training budget spread over more surfaces generalised better to the
-            test split's new surfaces (README, "reference_unet on the demo dataset").
+            test split's new surfaces (docs/experiments/reference_unet.md, "Seed spread, and
+            what 20 test strips can say" and "What limits it").
         n_test_good: Defect-free test strips, each with 1-3 distractors (``test/good``).
         n_test_defect: Defect strips, shared round-robin among ``categories``.
         n_valid_good: Defect-free ``valid/`` strips, distractors like ``test/good``; with
