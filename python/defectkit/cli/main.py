@@ -17,6 +17,11 @@ COMMANDS = {
     "read": ("read", "decode strips with the native reader and summarise them", None),
     "bench": ("bench", "latency and throughput of one artifact on this machine", None),
     "synth": ("synth", "write the procedural demo strip dataset (MVTec layout)", "train"),
+    "prepare": (
+        "prepare",
+        "organize, check or synthesise an image dataset (images/, masks/, *_labels.txt)",
+        "train",
+    ),
     "train": ("train", "train a model family on a dataset folder", "train"),
     "eval": ("eval", "test metrics of a trained run or an artifact on a dataset", "train"),
     "export": (
