@@ -10,8 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "defectkit/artifact_session.h"
 #include "defectkit/error.h"
+#include "defectkit/image_classifier.h"
 #include "defectkit/inspector.h"
+#include "defectkit/integrity.h"
 
 namespace defectkit::tools {
 
@@ -60,15 +63,40 @@ inline Args parse_args(int argc, char** argv, const std::set<std::string>& value
   return args;
 }
 
-// The session and integrity options both tools share: --threads, --provider, --verify, --sha256.
-inline InspectorOptions inspector_options(const Args& args) {
-  InspectorOptions options;
-  options.model.intra_op_threads = args.integer("--threads", 0);
-  options.model.execution_provider = args.text("--provider", "cpu");
-  options.verify = args.has("--verify");
-  options.expected_sha256 = args.text("--sha256", "");
+// The session options both tools share: --threads, --provider.
+inline ModelOptions model_options(const Args& args) {
+  ModelOptions options;
+  options.intra_op_threads = args.integer("--threads", 0);
+  options.execution_provider = args.text("--provider", "cpu");
   return options;
 }
+
+inline InspectorOptions inspector_options(const Args& args) {
+  InspectorOptions options;
+  options.model = model_options(args);
+  return options;
+}
+
+inline ImageClassifierOptions classifier_options(const Args& args) {
+  ImageClassifierOptions options;
+  options.model = model_options(args);
+  return options;
+}
+
+// --verify / --sha256 HEX: the artifact's SHA-256, checked once, before
+// anything reads it (a corrupted file then reports its digest, not a parse
+// error), so the heads open it without checking again.
+inline void verify_if_asked(const Args& args, const std::string& artifact) {
+  if (args.has("--verify") || args.has("--sha256")) verify_sha256(artifact, args.text("--sha256", ""));
+}
+
+// The artifact's family, from its metadata (a quick session: no optimisation),
+// so a tool can open the head that runs it.
+inline std::string artifact_family(const std::string& artifact, const ModelOptions& options) {
+  return read_artifact_metadata(artifact, options).family;
+}
+
+constexpr const char* kClassifierFamily = "guided_classifier";
 
 inline void print_error(const defectkit::Error& e) {
   std::fprintf(stderr, "error (%s): %s\n", defectkit::error_code_name(e.code()), e.what());
