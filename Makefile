@@ -93,7 +93,7 @@ FUZZ_LIMIT ?= -max_total_time=$(FUZZ_SECONDS)
 FUZZ_TIMEOUT ?= 10
 FUZZ_CORPUS ?= $(FUZZ_BUILD)/corpus
 FUZZ_WRAPPER ?=
-FUZZ_TARGETS := strip_reader artifact_metadata
+FUZZ_TARGETS := strip_reader artifact_metadata image_reader
 # clang 14 and its runtimes (libFuzzer, ASan, UBSan) from Debian 12.
 fuzz-build: $(NATIVE_STAMP)
 	bash scripts/install_system_deps.sh clang libclang-rt-14-dev
@@ -104,6 +104,7 @@ fuzz-build: $(NATIVE_STAMP)
 
 fuzz: fuzz-build
 	$(FUZZ_BUILD)/tests/fuzz/defectkit_fuzz_seeds $(FUZZ_BUILD)/seeds
+	$(FUZZ_BUILD)/tests/fuzz/defectkit_image_fuzz_seeds $(FUZZ_BUILD)/seeds
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_CORPUS)/$$t $(FUZZ_BUILD)/findings/$$t; \
 	  echo "== fuzz_$$t $(FUZZ_LIMIT) (log: $(FUZZ_BUILD)/fuzz_$$t.log)"; \
