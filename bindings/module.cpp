@@ -115,4 +115,5 @@ PYBIND11_MODULE(_native, m) {
 
   defectkit_bindings::bind_artifact_session(m);  // first: Inspector.artifact returns its ArtifactMetadata
   defectkit_bindings::bind_inspector(m);
+  defectkit_bindings::bind_image_classifier(m);
 }

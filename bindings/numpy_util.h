@@ -26,5 +26,6 @@ inline pybind11::array_t<float> to_numpy(std::vector<float>&& data, const std::v
 
 void bind_inspector(pybind11::module_& m);
 void bind_artifact_session(pybind11::module_& m);
+void bind_image_classifier(pybind11::module_& m);
 
 }  // namespace defectkit_bindings

@@ -20,13 +20,17 @@ from defectkit.errors import (
 )
 from defectkit.runtime import (
     ArtifactSession,
+    Classification,
+    ImageClassifier,
     Inspection,
     Inspector,
     Model,
     Region,
+    decode_image,
     native_info,
     onnxruntime_library_path,
     read_artifact_metadata,
+    read_image,
     read_strip,
 )
 
@@ -34,8 +38,10 @@ __all__ = [
     "ArtifactSession",
     "BackendError",
     "BadFileError",
+    "Classification",
     "Error",
     "FileMissingError",
+    "ImageClassifier",
     "Inspection",
     "Inspector",
     "InvalidArgumentError",
@@ -45,9 +51,11 @@ __all__ = [
     "UnsupportedFormatError",
     "__version__",
     "cmake_dir",
+    "decode_image",
     "native_info",
     "onnxruntime_library_path",
     "read_artifact_metadata",
+    "read_image",
     "read_strip",
 ]
 

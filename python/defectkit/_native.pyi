@@ -6,6 +6,8 @@ from typing import Any
 import numpy as np
 
 def read_strip(path: str) -> np.ndarray: ...
+def read_image(path: str) -> np.ndarray: ...
+def decode_image(data: bytes) -> np.ndarray: ...
 def default_onnxruntime_library() -> str: ...
 def load_onnxruntime(library_path: str = "") -> dict[str, object]: ...
 def input_copies() -> int: ...
@@ -123,5 +125,46 @@ class Inspector:
         layout: str = "CHW",
         roi: bool = False,
         image_threshold: float | None = None,
+        pixel_threshold: float | None = None,
+    ) -> dict[str, object]: ...
+
+class ImageClassifier:
+    def __init__(
+        self,
+        path: str,
+        intra_op_threads: int = 0,
+        inter_op_threads: int = 0,
+        provider: str = "cpu",
+        graph_optimization: str = "all",
+        onnxruntime_library: str = "",
+        verify: bool = False,
+        expected_sha256: str = "",
+    ) -> None: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+    @property
+    def info(self) -> dict[str, object]: ...
+    @property
+    def artifact(self) -> ArtifactMetadata: ...
+    @property
+    def conversions(self) -> int: ...
+    def classify_path(
+        self,
+        path: str,
+        defect_threshold: float | None = None,
+        pixel_threshold: float | None = None,
+    ) -> dict[str, object]: ...
+    def classify_array(
+        self,
+        array: np.ndarray,
+        defect_threshold: float | None = None,
+        pixel_threshold: float | None = None,
+    ) -> dict[str, object]: ...
+    def classify_encoded(
+        self,
+        data: bytes,
+        defect_threshold: float | None = None,
         pixel_threshold: float | None = None,
     ) -> dict[str, object]: ...
