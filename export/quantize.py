@@ -41,8 +41,11 @@ _CALIBRATION_OPTIONS = {"entropy": {"num_bins": 512, "num_quantized_bins": 128}}
 
 
 class _DropPreprocessingAdvice(logging.Filter):
+    # The advice to pre-process (shape inference, which onnxsim has done), and per-channel
+    # quantisation noting that a 1-D weight (a LayerNorm's) has no axis 1: it is quantised per tensor.
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Please consider")
+        message = record.getMessage()
+        return not (message.startswith("Please consider") or message.startswith("Axis 1 is out-of-range"))
 
 
 @contextlib.contextmanager

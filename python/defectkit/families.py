@@ -21,7 +21,10 @@ __all__ = ["DEFAULT_FAMILY", "artifact_family", "get", "names", "open_predictor"
 
 DEFAULT_FAMILY = "reference_unet"
 # name -> module whose FAMILY is the built-in family (imported when first asked for).
-_BUILT_IN = {"reference_unet": "defectkit.models.reference_unet.family"}
+_BUILT_IN = {
+    "reference_unet": "defectkit.models.reference_unet.family",
+    "guided_classifier": "defectkit.models.guided_classifier.family",
+}
 _REGISTERED: dict[str, Family] = {}
 
 

@@ -12,7 +12,7 @@ import argparse
 import pathlib
 import time
 
-DEMO_FAMILIES = ("reference_unet",)  # the built-in families, in the order make demo runs them
+DEMO_FAMILIES = ("reference_unet", "guided_classifier")  # the order make demo runs them in
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads for artifacts")
     parser.add_argument("data", type=pathlib.Path, help="dataset folder with a test split")
     parser.add_argument("--json", type=pathlib.Path, help="write the metrics here")
+    parser.add_argument("--out", type=pathlib.Path, help="write the family's plots and per-item files here")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from defectkit.families import open_predictor
 
     family, predictor = open_predictor(args.run, args.threads)
-    result = family.evaluate(predictor, args.data, progress=not args.no_progress)
+    result = family.evaluate(predictor, args.data, out=args.out, progress=not args.no_progress)
     print(f"{_line(result)}  ({result['count']} test items)")
     for category, values in sorted(result.get("per_category", {}).items()):
         print(f"  {category:>12}: {_line(values)}")

@@ -41,7 +41,13 @@ def _add_fields(parser: argparse.ArgumentParser, config_class: type, group: str)
             continue
         default = getattr(defaults, field.name)
         flag = "--" + field.name.replace("_", "-")
-        if isinstance(default, tuple):
+        if isinstance(default, bool):
+            options.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=default, help=f"(default {default})"
+            )
+        elif isinstance(default, (dict, type(None))):
+            continue  # recorded by training itself (guided_classifier's backbone_config), not an option
+        elif isinstance(default, tuple):
             options.add_argument(
                 flag,
                 type=type(default[0]),
@@ -81,7 +87,11 @@ def run(args: argparse.Namespace) -> int:
     shared = {
         f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if f.name not in _NOT_OPTIONS
     }
-    own = {f.name: getattr(args, f.name) for f in dataclasses.fields(family.config_class)}
+    own = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(family.config_class)
+        if hasattr(args, f.name)
+    }
     config = TrainConfig(
         data=str(args.data),
         out=str(args.out),

@@ -157,6 +157,16 @@ class Family(abc.ABC):
         """The training set and, on rank 0, the validation set of ``train.data``."""
 
     @abc.abstractmethod
+    def parameter_groups(self, model: torch.nn.Module, train: TrainConfig) -> list[dict[str, Any]]:
+        """The optimiser's parameter groups (``{"params": [...], "lr": ...}``; a group without
+        ``lr`` takes ``train.lr``): a pretrained backbone may learn slower than its head."""
+
+    @abc.abstractmethod
+    def epoch_start(self, model: torch.nn.Module, optimizer: Any, epoch: int, train: TrainConfig) -> None:
+        """Called before each epoch (also after a resume): stages of training, such as a backbone
+        frozen for the first epochs, follow from ``epoch`` alone, so a resumed run matches."""
+
+    @abc.abstractmethod
     def training_step(
         self, train: TrainConfig
     ) -> Callable[[torch.nn.Module, tuple, float, Any], tuple[torch.Tensor, dict[str, float]]]:
@@ -171,8 +181,16 @@ class Family(abc.ABC):
 
     # --- evaluation (defectkit eval / infer / demo)
     @abc.abstractmethod
-    def evaluate(self, predictor: Predictor, data: pathlib.Path, *, progress: bool = True) -> dict[str, Any]:
-        """Metrics on ``data``'s test split, by a trained model or an artifact through the C++ runtime."""
+    def evaluate(
+        self,
+        predictor: Predictor,
+        data: pathlib.Path,
+        *,
+        out: pathlib.Path | None = None,
+        progress: bool = True,
+    ) -> dict[str, Any]:
+        """Metrics on ``data``'s test split, by a trained model or an artifact through the C++ runtime;
+        with ``out``, also the family's plots and per-item files there."""
 
     # --- export (defectkit export)
     @abc.abstractmethod

@@ -45,6 +45,7 @@ class TrainConfig:
     epochs: int = 0  # 0: as many as it takes to show the network sample_budget training items
     sample_budget: int = 10_000  # with epochs 0: 6 epochs of the demo's 96 strips (1,728 patches)
     batch_size: int = 16
+    accumulate: int = 1  # gradient accumulation: the optimiser steps every this many batches
     optimizer: str = "adam"  # "adam" or "adamw"
     lr: float = 3e-4  # MultiStepLR x lr_gamma at lr_milestones of the epochs
     weight_decay: float = 0.0
@@ -79,6 +80,8 @@ class TrainConfig:
             problems.append(f"sample_budget must be >= 1, got {self.sample_budget}")
         if self.batch_size < 1:
             problems.append(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.accumulate < 1:
+            problems.append(f"accumulate must be >= 1, got {self.accumulate}")
         if self.lr <= 0:
             problems.append(f"lr must be > 0, got {self.lr}")
         if self.weight_decay < 0:

@@ -133,10 +133,10 @@ def repair_best(out: pathlib.Path, last: dict[str, Any]) -> None:
         save_atomically(last, best)
 
 
-def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+def make_optimizer(config: TrainConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+    """Adam or AdamW over the family's parameter groups (a group without ``lr`` takes config.lr)."""
+    kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return kind(groups, lr=config.lr, weight_decay=config.weight_decay)
 
 
 def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
@@ -171,7 +171,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     autocast = torch.autocast(
         device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
     )
-    optimizer = make_optimizer(config, model)
+    optimizer = make_optimizer(config, family.parameter_groups(model, config))
     milestones = sorted({max(1, round(f * config.epochs)) for f in config.lr_milestones})
     # best.pt candidates start here; before, best.pt holds the best so far (a run stopped early
     # still has one).
@@ -207,13 +207,14 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         dataset, num_replicas=world.size, rank=world.rank, shuffle=True, seed=config.seed
     )
     step_fn = family.training_step(config)
-    steps_per_epoch = math.ceil(len(sampler) / config.batch_size)
+    steps_per_epoch = math.ceil(len(sampler) / config.batch_size)  # batches (schedules count these)
     total_steps = config.epochs * steps_per_epoch
     row: dict[str, Any] = {}
     if world.is_main:
         logger.info("training %s on %s on %s", family.name, data.description, device)
 
     for epoch in range(start_epoch, config.epochs):
+        family.epoch_start(model, optimizer, epoch, config)
         dataset.set_epoch(epoch)
         sampler.set_epoch(epoch)
         loader = DataLoader(
@@ -238,11 +239,14 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
             batch = tuple(t.to(device, non_blocking=True) for t in batch)
             share_done = (epoch * steps_per_epoch + step) / max(1, total_steps - 1)
             loss, logs = step_fn(trained, batch, share_done, autocast)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if average is not None:
-                average.update(model)
+            # Gradient accumulation: the optimiser steps every `accumulate` batches (and at the
+            # epoch's end), on gradients summed over them.
+            (loss / config.accumulate if config.accumulate > 1 else loss).backward()
+            if (step + 1) % config.accumulate == 0 or step + 1 == len(loader):
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                if average is not None:
+                    average.update(model)
             losses.append(loss.item())
             seen += len(batch[0])
             bar.set_postfix(loss=f"{losses[-1]:.4f}")

@@ -131,3 +131,22 @@ def test_the_native_session_runs_it_from_c(trained, exported, tmp_path) -> None:
     assert lines["family"] == "toy"
     assert float(lines["score"]) == pytest.approx(float(expected["score"][0]), abs=1e-6)
     assert float(lines["heatmap_sum"]) == pytest.approx(float(expected["heatmap"].sum()), rel=1e-5)
+
+
+def test_gradient_accumulation_steps_like_the_larger_batch(trained, tmp_path) -> None:
+    """Batches of 8 accumulated twice give the weights of batches of 16 (the toy has no batch
+    norm, so only float rounding differs)."""
+    from defectkit.training import TrainConfig, train
+
+    data, _ = trained
+    weights = []
+    for batch, accumulate in ((16, 1), (8, 2)):
+        run = tmp_path / f"b{batch}"
+        config = TrainConfig(
+            data=str(data), out=str(run), family="toy", family_config=toy.ToyConfig(), epochs=3, lr=0.03,
+            batch_size=batch, accumulate=accumulate, precision="fp32", threads=1,
+        )  # fmt: skip
+        train(config, progress=False)
+        weights.append(load_model(run, "last")[0].state_dict())
+    for name, value in weights[0].items():
+        np.testing.assert_allclose(weights[1][name].numpy(), value.numpy(), atol=1e-5, err_msg=name)

@@ -249,6 +249,18 @@ class ToyFamily(Family):
         dataset = ToyDataset(read_split(data, "train")[: train.family_config.items])
         return TrainingData(dataset, validation, f"{len(dataset)} toy samples", state={"toy_size": SIZE})
 
+    def parameter_groups(self, model: nn.Module, train: Any) -> list[dict[str, Any]]:
+        image = [*model.conv1.parameters(), *model.conv2.parameters()]
+        return [
+            {"params": image},
+            {"params": [*model.fc1.parameters(), *model.fc2.parameters()], "lr": train.lr / 3},
+        ]
+
+    def epoch_start(self, model: nn.Module, optimizer: Any, epoch: int, train: Any) -> None:
+        """The image branch stays frozen for the first two epochs (a stage, as a pretrained backbone's)."""
+        for parameter in [*model.conv1.parameters(), *model.conv2.parameters()]:
+            parameter.requires_grad_(epoch >= 2)
+
     def training_step(self, train: Any):
         def step(model: nn.Module, batch: tuple, progress: float, autocast: Any):
             signal, image, mask, label = batch
@@ -272,7 +284,14 @@ class ToyFamily(Family):
             "samples": len(checked),
         }
 
-    def evaluate(self, predictor: Predictor, data: pathlib.Path, *, progress: bool = True) -> dict[str, Any]:
+    def evaluate(
+        self,
+        predictor: Predictor,
+        data: pathlib.Path,
+        *,
+        out: pathlib.Path | None = None,
+        progress: bool = True,
+    ) -> dict[str, Any]:
         samples = read_split(data, "test")
         if predictor.artifact is not None:
             import defectkit

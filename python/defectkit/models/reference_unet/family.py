@@ -68,6 +68,12 @@ class ReferenceUNetFamily(Family):
             dataset, validation, description, state={"patch_size": patch}, memory_format=torch.channels_last
         )
 
+    def parameter_groups(self, model: torch.nn.Module, train: TrainConfig) -> list[dict[str, Any]]:
+        return [{"params": list(model.parameters())}]  # one group at train.lr (DRAEM's Adam)
+
+    def epoch_start(self, model: torch.nn.Module, optimizer: Any, epoch: int, train: TrainConfig) -> None:
+        """Every epoch trains the whole network alike: nothing changes between epochs."""
+
     def training_step(self, train: TrainConfig):
         config: ReferenceUNetConfig = train.family_config
         loss_fn = FocalLoss(alpha=config.focal_alpha)
@@ -107,7 +113,14 @@ class ReferenceUNetFamily(Family):
         inspector = defectkit.Inspector(predictor.artifact, threads=predictor.threads)
         return inspector, int(inspector.metadata["tiling"]["patch"])
 
-    def evaluate(self, predictor: Predictor, data: pathlib.Path, *, progress: bool = True) -> dict[str, Any]:
+    def evaluate(
+        self,
+        predictor: Predictor,
+        data: pathlib.Path,
+        *,
+        out: pathlib.Path | None = None,
+        progress: bool = True,
+    ) -> dict[str, Any]:
         from defectkit.models.reference_unet.evaluation import evaluate_run
 
         model, patch = self._inspector(predictor)

@@ -1,0 +1,119 @@
+"""guided_classifier end to end on a tiny set: train -> export FP32 and INT8 (format 2, per
+docs/ARTIFACT.md) -> PyTorch, ONNX Runtime from Python and the C++ image head agree."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+import defectkit
+from defectkit.artifact import read_metadata
+from defectkit.export.pipeline import ExportOptions, export_run
+from defectkit.models.guided_classifier.config import GuidedClassifierConfig
+from defectkit.models.guided_classifier.data.demo import make_demo_images
+from defectkit.models.guided_classifier.data.images import read_image
+from defectkit.models.guided_classifier.data.layout import read_split
+from defectkit.models.guided_classifier.export_plan import ImageGraph
+from defectkit.training import TrainConfig, load_model, train
+
+TINY = dict(image_size=64, patch_size=8, decoder_channels=16, classifier_hidden=(32, 16))
+TORCH_PARITY = 1e-4  # float32, another library: observed below 1e-6 on this model
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> tuple[pathlib.Path, pathlib.Path, pathlib.Path, dict]:
+    root = tmp_path_factory.mktemp("guided")
+    data = make_demo_images(
+        root / "data", num_defect=12, num_normal=12, val=(8, 8), test=(4, 4), size=64, progress=False
+    )
+    own = GuidedClassifierConfig(**TINY)
+    config = TrainConfig(
+        data=str(data), out=str(root / "run"), family="guided_classifier", family_config=own,
+        epochs=2, batch_size=8, lr=1e-3, optimizer="adamw", weight_decay=0.05, precision="fp32", threads=1,
+    )  # fmt: skip
+    train(config, progress=False)
+    options = ExportOptions(
+        run=root / "run", out=root / "artifact", int8=True, methods=("minmax",), max_extensions=0
+    )
+    options.allow_accuracy_drop = True  # two epochs: INT8 may or may not pass the gate, tested elsewhere
+    return data, root / "run", root / "artifact", export_run(options)
+
+
+def test_the_artifact_describes_itself_as_the_contract_says(exported) -> None:
+    _, _, out, report = exported
+    assert report["family"] == "guided_classifier" and report["graph"] == "image"
+    for name in ("model_fp32.onnx", "model_int8.onnx"):
+        meta = read_metadata(out / name)
+        assert meta.family == "guided_classifier" and meta.format_version == 2
+        assert [(s.name, s.dtype, s.layout) for s in meta.inputs] == [("image", "uint8", "NHWC")]
+        assert meta.inputs[0].shape == (1, "height", "width", "channels")
+        assert [s.name for s in meta.outputs] == ["probabilities", "mask"]
+        assert meta.outputs[1].shape == (1, 1, "height", "width")
+        assert set(meta.thresholds) == {"defect", "pixel"}
+        section = meta.family_section
+        assert section["classes"] == ["normal", "defect"] and section["defect_class"] == 1
+        assert section["input_size"] == [64, 64] and section["pooling"] == "guided"
+    assert (
+        json.loads((out / "export_report.json").read_text())["fp32"]["parity"]["onnx_vs_torch_mask"]
+        < TORCH_PARITY
+    )
+
+
+@pytest.mark.parametrize("shape", [(64, 64, 3), (90, 50, 3), (70, 120, 1)])
+def test_fp32_takes_any_size_grey_or_rgb_and_matches_pytorch_and_the_native_head(exported, shape) -> None:
+    _, run, out, _ = exported
+    model, _ = load_model(run)
+    graph = ImageGraph(model).eval()
+    image = np.random.default_rng(sum(shape)).integers(0, 255, shape).astype(np.uint8)
+    session = ort.InferenceSession(str(out / "model_fp32.onnx"), providers=["CPUExecutionProvider"])
+    probabilities, mask = session.run(None, {"image": image[None]})
+    with torch.no_grad():
+        expected = graph(torch.from_numpy(image[None]))
+    assert mask.shape == (1, 1, *shape[:2])
+    np.testing.assert_allclose(mask, expected.mask.numpy(), atol=TORCH_PARITY)
+    np.testing.assert_allclose(probabilities, expected.probabilities.numpy(), atol=TORCH_PARITY)
+    native = defectkit.ImageClassifier(out / "model_fp32.onnx").classify(
+        image if shape[2] == 3 else image[:, :, 0]
+    )
+    np.testing.assert_allclose(native.mask, mask[0, 0], atol=1e-5)
+    assert native.defect_probability == pytest.approx(float(probabilities[0, 1]), abs=1e-5)
+
+
+def test_int8_stays_this_models_int8_and_the_native_head_agrees(exported) -> None:
+    data, _, out, _ = exported
+    fp32 = ort.InferenceSession(str(out / "model_fp32.onnx"), providers=["CPUExecutionProvider"])
+    int8 = ort.InferenceSession(str(out / "model_int8.onnx"), providers=["CPUExecutionProvider"])
+    native = defectkit.ImageClassifier(out / "model_int8.onnx")
+    for record in read_split(data, "test"):
+        image = read_image(record.path)[None]
+        (pf, mf), (pq, mq) = fp32.run(None, {"image": image}), int8.run(None, {"image": image})
+        assert np.abs(mq - mf).mean() < 0.05 and abs(float(pq[0, 1] - pf[0, 1])) < 0.1
+        result = native.classify(record.path)  # the native decoder reads the same PNG
+        np.testing.assert_allclose(result.mask, mq[0, 0], atol=1e-5)
+
+
+def test_eval_of_the_artifact_goes_through_the_native_head(exported, tmp_path) -> None:
+    from defectkit.cli.main import main
+
+    data, run, out, _ = exported
+    for model in (run, out / "model_int8.onnx"):
+        result = tmp_path / "eval.json"
+        assert (
+            main(["eval", str(model), str(data), "--json", str(result), "--out", str(tmp_path / "plots")])
+            == 0
+        )
+        metrics = json.loads(result.read_text())
+        assert {
+            "image_auroc",
+            "average_precision",
+            "accuracy",
+            "mean_dice",
+            "mean_iou",
+            "confusion_matrix",
+        } <= set(metrics)
+    assert (tmp_path / "plots" / "curves.png").is_file() and (tmp_path / "plots" / "summary.csv").is_file()
