@@ -80,8 +80,8 @@ class ImageDataset(Dataset):
 
     Args:
         records: The images (:func:`~defectkit.models.guided_classifier.data.layout.read_split`).
-        image_size: Side ``S`` of the square every image is resized to (``cv2.INTER_AREA``;
-            masks by nearest neighbour).
+        image_size: Side ``S`` of the square every image is resized to (``cv2.INTER_LINEAR``, as
+            the exported graph resizes; masks by nearest neighbour).
         augment: A :func:`~defectkit.models.guided_classifier.data.augment.parse_augment` spec
             (``"none"``, ``"all"``, ``"flip+rotate"``, ...).
         seed: Non-negative base seed of every item's random stream.
@@ -174,7 +174,9 @@ class ImageDataset(Dataset):
             mask = read_mask(record.mask_path, image.shape)
         size = (self.image_size, self.image_size)
         if image.shape[:2] != size:
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            # Bilinear, half-pixel centres, no antialiasing: exactly the Resize the exported graph
+            # applies (ONNX Resize at opset 17 has no antialias), so training sees what the line sees.
+            image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
             if mask is not None:
                 resized = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST_EXACT)
                 mask = resized.astype(bool)
