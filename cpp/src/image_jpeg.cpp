@@ -140,6 +140,8 @@ bool create(JpegDecompressor* d) {
     case JERR_NOT_COMPILED:
     case JERR_CONVERSION_NOTIMPL:
       throw Error(ErrorCode::kUnsupported, std::string("unsupported JPEG: ") + errors.message);
+    case -1:  // our own refusals
+      throw Error(ErrorCode::kBadFile, std::string("JPEG refused: ") + errors.message);
     default:
       throw Error(ErrorCode::kBadFile, std::string("corrupt or truncated JPEG: ") + errors.message);
   }

@@ -109,6 +109,16 @@ Bytes encode_jpeg(const JpegSpec& spec, const SampleFn& samples) {
   jpeg_set_defaults(&cinfo);
   jpeg_set_quality(&cinfo, spec.quality, TRUE);
   if (spec.progressive) jpeg_simple_progression(&cinfo);
+  std::vector<jpeg_scan_info> scans;
+  if (spec.scan_per_bit) {
+    // Each band (DC, then each AC coefficient alone) first at Al 10, then refined one bit at a time.
+    for (int band = 0; band < 64; ++band) {
+      scans.push_back({1, {0}, band, band, 0, 10});
+      for (int al = 9; al >= 0; --al) scans.push_back({1, {0}, band, band, al + 1, al});
+    }
+    cinfo.scan_info = scans.data();
+    cinfo.num_scans = static_cast<int>(scans.size());
+  }
   jpeg_start_compress(&cinfo, TRUE);
   std::vector<JSAMPLE> row(static_cast<size_t>(spec.width) * n);
   while (cinfo.next_scanline < cinfo.image_height) {

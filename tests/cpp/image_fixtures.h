@@ -40,6 +40,9 @@ struct JpegSpec {
   int height = 24, width = 40;
   int quality = 95;
   bool progressive = false;
+  // Grey only: a progressive script giving every coefficient and every bit
+  // its own scan (704 scans: a file built to decode slowly).
+  bool scan_per_bit = false;
 };
 
 Bytes encode_jpeg(const JpegSpec& spec, const SampleFn& samples);

@@ -331,6 +331,17 @@ TEST(ImageReaderTest, RefusesTruncatedAndCorruptData) {
                       "truncated or corrupt image data");
 }
 
+TEST(ImageReaderTest, RefusesAProgressiveJpegOfTooManyScans) {
+  JpegSpec slow;
+  slow.kind = JpegSpec::kGrey;
+  slow.height = 8, slow.width = 8;
+  slow.scan_per_bit = true;
+  const Bytes jpeg = encode_jpeg(slow, gradient(8));
+  EXPECT_EQ(libjpeg_decode(jpeg).data.size(), 64u);  // a valid file: libjpeg itself decodes it
+  expect_file_refused("many_scans.jpg", jpeg, ErrorCode::kBadFile,
+                      "JPEG refused: more than 500 scans (a progressive file built to decode slowly)");
+}
+
 TEST(ImageReaderTest, RefusesWhatItDoesNotRead) {
   JpegSpec cmyk;
   cmyk.kind = JpegSpec::kCmyk;
