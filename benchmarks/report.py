@@ -29,13 +29,50 @@ def markdown(result: dict[str, Any]) -> str:
         + " (other work on this shared machine adds noise).",
         "",
         f"Command: `{result['command']}`. {result['rounds']} interleaved rounds, one process per "
-        f"configuration per round; strips: {result['strips']}. Weights: {result['weights']}.",
+        f"configuration per round; strips: {result['strips']}; images: {result.get('images', 'n/a')}. "
+        f"Weights: {result['weights']}.",
+        "",
+    ]
+    strip_rows = [r for r in result["configs"] if "family" not in r]
+    if strip_rows:
+        lines += _strip_table(result, strip_rows)
+    guided_rows = [r for r in result["configs"] if r.get("family") == "guided_classifier"]
+    if guided_rows:
+        lines += _guided_table(result, guided_rows)
+    lines += [
+        "## Targets",
+        "",
+        "| target | measured | met | accuracy |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else 'no'} | {t.get('accuracy', '')} |"
+        for t in result["targets"]
+    ]
+    lines += _missed(result)
+    lines += ["", "## Where the time goes (ONNX Runtime profiler, kernel time per run)", ""]
+    for name, profile in result["profiles"].items():
+        top = ", ".join(f"{op['op']} {100 * op['share']:.0f}%" for op in profile["ops"][:5])
+        groups = profile.get("groups")
+        split = "; " + ", ".join(f"{g} {100 * v:.0f}%" for g, v in groups.items()) if groups else ""
+        lines.append(f"- {name}: {profile['kernel_ms_per_run']:.0f} ms/run; {top}{split}")
+    lines += [
+        "",
+        f"Setup (data, exports) {result['setup_s']:.0f} s; total {result['total_s'] / 60:.1f} min.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _strip_table(result: dict[str, Any], rows: list[dict]) -> list[str]:
+    lines = [
+        "## reference_unet: strips",
         "",
         "| configuration | runs | min ms | p50 ms | p90 ms | p99 ms | strips/s | x seed | peak RSS MiB "
         "| GFLOP/strip | GFLOP/s | % of peak | trained image AUROC |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in result["configs"]:
+    for r in rows:
         fraction = "" if r.get("fraction_of_peak") is None else f"{100 * r['fraction_of_peak']:.0f}%"
         lines.append(
             f"| {r['name']} | {r['runs']} | {r['min_ms']:.0f} | {r['p50_ms']:.0f} | {r['p90_ms']:.0f} | "
@@ -61,7 +98,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"{_num(gemm.get('int8_ort_matmulinteger_gops'))}).",
         "",
     ]
-    pre = result["preprocessing"]
+    pre = result.get("preprocessing")
+    if not pre:
+        return lines
     lines += [
         f"Preprocessing one uncompressed strip ({pre['strip_bytes'] / 1e6:.1f} MB): native read + "
         f"normalise p50 {pre['native']['p50_ms']:.2f} ms, tifffile + numpy p50 "
@@ -69,26 +108,54 @@ def markdown(result: dict[str, Any]) -> str:
         f"{pre['native_read_only']['p50_ms']:.2f} ms (what `Inspector` does; it scales inside the graph), "
         f"numpy normalise alone {pre['numpy_normalise_only']['p50_ms']:.2f} ms.",
         "",
-        "## Targets",
-        "",
-        "| target | measured | met | accuracy |",
-        "| --- | --- | --- | --- |",
     ]
+    return lines
+
+
+def _guided_table(result: dict[str, Any], rows: list[dict]) -> list[str]:
+    lines = [
+        "## guided_classifier: images",
+        "",
+        "| configuration | runs | min ms | p50 ms | p90 ms | p99 ms | images/s | x PyTorch | x ORT FP32 "
+        "| peak RSS MiB | GFLOP/image | GFLOP/s | % of peak |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        fraction = "" if r.get("fraction_of_peak") is None else f"{100 * r['fraction_of_peak']:.0f}%"
+        lines.append(
+            f"| {r['name']} | {r['runs']} | {r['min_ms']:.1f} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | "
+            f"{r['p99_ms']:.1f} | {r['images_per_s']:.2f} | {r['speedup_vs_torch']:.2f} | "
+            f"{r['speedup_vs_ort_fp32']:.2f} | {r['peak_rss_mib']:.0f} | {r['gflop_per_strip']:.2f} | "
+            f"{r['gflop_per_s']:.0f} | {fraction} |"
+        )
+    models = result.get("guided", {})
+    shapes = "; ".join(
+        f"{m['label']}: {_shape(m['config'])}, {m['gflop']:.2f} GFLOP per image" for m in models.values()
+    )
+    islands = {
+        k: v.get("int8_float_islands")
+        for k, v in result.get("exports", {}).items()
+        if k.startswith("guided_")
+    }
     lines += [
-        f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else 'no'} | {t.get('accuracy', '')} |"
-        for t in result["targets"]
-    ]
-    lines += _missed(result)
-    lines += ["", "## Where the time goes (ONNX Runtime profiler, kernel time per run)", ""]
-    for name, profile in result["profiles"].items():
-        top = ", ".join(f"{op['op']} {100 * op['share']:.0f}%" for op in profile["ops"][:5])
-        lines.append(f"- {name}: {profile['kernel_ms_per_run']:.0f} ms/run; {top}")
-    lines += [
         "",
-        f"Setup (data, exports) {result['setup_s']:.0f} s; total {result['total_s'] / 60:.1f} min.",
+        f"Models (random weights, nothing downloaded): {shapes}. Python rows (`defectkit Python` = the C++ "
+        "runtime through `defectkit.ImageClassifier.classify(path)`, `ORT Python` = onnxruntime on the same "
+        "FP32 artifact, `PyTorch eager` = the export's `ImageGraph` on the same network) read and decode a "
+        "PNG file on every call (native decoder for the runtime, OpenCV for the baselines); "
+        "`defectkit-bench` decodes it once and times classification from memory. Every graph includes "
+        "the resize to the network's size, the normalisation and the mask at the input's size. INT8: "
+        f"QDQ, minmax calibration on 16 demo training images, float islands {islands}; its gate ran on "
+        "RANDOM weights and means nothing.",
         "",
     ]
-    return "\n".join(lines)
+    return lines
+
+
+def _shape(config: dict) -> str:
+    return (
+        f"{config['backbone']} size {config['size']}, patch {config['patch_size']}, {config['image_size']} px"
+    )
 
 
 # What would close each target when it is missed (the measured split is printed beside it).
@@ -103,6 +170,16 @@ CLOSING = {
     "int8": "at width 16 the INT8 graph spends its time outside QLinearConv (float islands, Softmax, Resize, "
     "Quantize/Dequantize and NCHWc reorders) and the convolutions are too thin to gain 4x from VNNI; "
     "quantise the head and upsampling too, and drop the float softmax (see above).",
+    "guided_ort_fp32": "export quantises every op type ONNX Runtime's quantiser knows, so LayerNorm, GELU, "
+    "the attention Softmax (QLinearSoftmax), the residual Adds and layer-scale Muls run as QLinear* kernels "
+    "or between Quantize/Dequantize pairs, and every GEMM's output is quantised again only to be dequantised "
+    "for the next float op. Quantise only MatMul/Gemm/Conv (quantize_static op_types_to_quantize) and leave "
+    "MatMul/Gemm outputs in float (extra_options OpTypesToExcludeOutputQuantization=['MatMul', 'Gemm']: ONNX "
+    "Runtime then runs QGemm and MatMulIntegerToFloat with float outputs), optionally with the attention's "
+    "activation x activation MatMuls in float (by node name: the QDQ quantiser ignores MatMulConstBOnly); "
+    "`python -m benchmarks.guided_int8` measures each setting (results/guided_int8-*.md).",
+    "guided_torch": "PyTorch eager runs the same graph op by op without fusions; the INT8 runtime's lead "
+    "over it grows with the fixes above.",
     "preprocessing": "the native read is one copy of the file into the tensor; what is left is the page "
     "cache read and the float copy. Map the file (mmap) and hand the planes to the graph without the copy; "
     "the numpy normalise step is not needed by the runtime at all (scaling is inside the graph).",
@@ -116,13 +193,18 @@ def _top(profile: dict | None, n: int = 4) -> str:
     return f"{profile['kernel_ms_per_run']:.0f} ms of kernels per run: {ops}"
 
 
+def _groups(profile: dict | None) -> str:
+    groups = (profile or {}).get("groups") or {}
+    return ", ".join(f"{g} {100 * v:.0f}%" for g, v in groups.items()) or "n/a"
+
+
 def _missed(result: dict[str, Any]) -> list[str]:
     missed = [t for t in result["targets"] if not t["met"]]
     if not missed:
         return []
     lines = ["", "## Missed targets: where the time goes, what would close it", ""]
     profiles = result["profiles"]
-    pre = result["preprocessing"]
+    pre = result.get("preprocessing")
     for t in missed:
         key = t.get("key")
         if key == "preprocessing":
@@ -135,7 +217,13 @@ def _missed(result: dict[str, Any]) -> list[str]:
             where = "; ".join(
                 f"{name}: FP32 {_top(profiles.get(f'{name} fp32'), 3)} / "
                 f"INT8 {_top(profiles.get(f'{name} int8'), 5)}"
-                for name in sorted({k.rsplit(" ", 1)[0] for k in profiles})
+                for name in sorted({k.rsplit(" ", 1)[0] for k in profiles if not k.startswith("guided_")})
+            )
+        elif key.startswith("guided_"):
+            name = t["profile"]
+            where = (
+                f"FP32 {_top(profiles.get(f'{name} fp32'), 3)} / INT8 {_top(profiles.get(f'{name} int8'), 6)}"
+                f"; INT8 kernel time by kind: {_groups(profiles.get(f'{name} int8'))}"
             )
         elif key == "default":
             int8 = _top(profiles.get(f"{t['profile']} int8"), 5)
@@ -157,24 +245,13 @@ def plot(result: dict[str, Any], path: pathlib.Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import LogLocator, NullFormatter
 
-    rows = result["configs"]
-    names = [r["name"] for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(18, 7), gridspec_kw={"width_ratios": [2, 2, 1.4]})
-    colours = [
-        "#888888" if r["kind"] in ("seed", "torch") else "#1f77b4" if r["precision"] == "fp32" else "#d62728"
-        for r in rows
-    ]
-    axes[0].barh(names, [r["strips_per_s"] for r in rows], color=colours)
-    axes[0].set_xscale("log")
-    axes[0].set_xlabel("strips/s (log)")
-    axes[0].set_title("throughput (grey: baselines, blue: FP32, red: INT8)")
-    axes[0].invert_yaxis()
-    axes[1].barh(names, [r["p99_ms"] for r in rows], color=colours)
-    axes[1].set_xscale("log")
-    axes[1].set_xlabel("p99 latency, ms (log)")
-    axes[1].set_title("p99 latency per strip")
-    axes[1].invert_yaxis()
-    axes[1].set_yticklabels([])
+    strip_rows = [r for r in result["configs"] if "family" not in r]
+    guided_rows = [r for r in result["configs"] if r.get("family") == "guided_classifier"]
+    fig, grid = plt.subplots(2, 3, figsize=(18, 13), gridspec_kw={"width_ratios": [2, 2, 1.4]})
+    axes = [grid[0, 0], grid[0, 1], grid[0, 2]]
+    _bars(grid[0, 0], grid[0, 1], strip_rows, "strips")
+    _bars(grid[1, 0], grid[1, 1], guided_rows, "images")
+    grid[1, 2].axis("off")
     study = (result.get("width_study") or {}).get("rows", [])
     trained = [r for r in study if r.get("image_auroc") is not None]
     if trained:
@@ -190,9 +267,10 @@ def plot(result: dict[str, Any], path: pathlib.Path) -> None:
     axes[2].set_xlabel("strips/s (PyTorch eager, width study)")
     axes[2].set_title("width study: accuracy vs throughput")
     load = result["machine"]["load_average"]
-    for axis in axes:
-        axis.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        axis.xaxis.set_minor_formatter(NullFormatter())
+    for axis in grid.flat:
+        if axis.get_xscale() == "log":  # an empty panel (no rows, no width study) stays linear
+            axis.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.xaxis.set_minor_formatter(NullFormatter())
     fig.suptitle(
         f"defectkit benchmark {result['date'][:10]}, {result['machine']['cpu']}, "
         f"{result['threads']} threads, load {load[0]:.2f}"
@@ -200,6 +278,33 @@ def plot(result: dict[str, Any], path: pathlib.Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+BASELINES = ("seed", "torch", "guided_torch", "guided_ort")
+
+
+def _bars(throughput, latency, rows: list[dict], unit: str) -> None:
+    """Throughput and p99 latency of ``rows``, one bar each (grey: baselines, blue: FP32, red: INT8)."""
+    if not rows:
+        throughput.axis("off")
+        latency.axis("off")
+        return
+    names = [r["name"] for r in rows]
+    colours = [
+        "#888888" if r["kind"] in BASELINES else "#1f77b4" if r["precision"] == "fp32" else "#d62728"
+        for r in rows
+    ]
+    throughput.barh(names, [r["strips_per_s"] for r in rows], color=colours)
+    throughput.set_xscale("log")
+    throughput.set_xlabel(f"{unit}/s (log)")
+    throughput.set_title(f"throughput, {unit} (grey: baselines, blue: FP32, red: INT8)")
+    throughput.invert_yaxis()
+    latency.barh(names, [r["p99_ms"] for r in rows], color=colours)
+    latency.set_xscale("log")
+    latency.set_xlabel("p99 latency, ms (log)")
+    latency.set_title(f"p99 latency per {unit[:-1]}")
+    latency.invert_yaxis()
+    latency.set_yticklabels([])
 
 
 def write_all(result: dict[str, Any], out: pathlib.Path, stamp: str) -> list[pathlib.Path]:

@@ -13,6 +13,10 @@ Models are random-weight (fixed seeds): speed does not depend on the weights; ev
 number that comes from random weights is marked as such. Trained accuracy comes from the width
 study (experiments/reference_unet/results/width_study-*.json).
 
+guided_classifier rows (benchmarks/guided.py): ViT-S/14 at 224 and the demo's ViT at 128, the
+C++ runtime FP32/INT8 against ONNX Runtime FP32 from Python and PyTorch eager FP32, in the same
+interleaved rounds; images instead of strips (images/s).
+
 Writes benchmarks/results/<date>-<host>.json, .md and .png.
 """
 
@@ -31,6 +35,7 @@ import sys
 import time
 from typing import Any
 
+from benchmarks import guided
 from defectkit.benchmarking import (
     SCHEMA_VERSION,
     latency_summary,
@@ -47,6 +52,7 @@ STRIP_SIZE = (976, 176)
 PATCH = 128
 BENCH_STRIPS = 4  # uncompressed strips, cycled through by every configuration
 DEFAULT_WIDTH = 16  # chosen by the width study (TrainConfig.width)
+FAMILIES = ("reference_unet", "guided_classifier")
 
 
 # --------------------------------------------------------------------------------------------
@@ -75,8 +81,19 @@ def write_random_run(run: pathlib.Path, data: pathlib.Path, width: int, seed: in
     return save_model_run(run, model, config, {"patch_size": PATCH}, note)
 
 
-def setup(work: pathlib.Path) -> dict[str, Any]:
+def setup(work: pathlib.Path, families: tuple[str, ...] = FAMILIES) -> dict[str, Any]:
     """Builds (or reuses) everything the configurations need; returns paths and export reports."""
+    work.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Any] = {"artifacts": {}, "guided": {}}
+    if "reference_unet" in families:
+        paths.update(setup_strips(work))
+    if "guided_classifier" in families:
+        paths["guided"] = guided.setup(work, _log)
+    return paths
+
+
+def setup_strips(work: pathlib.Path) -> dict[str, Any]:
+    """The strip rows' data, strips, seed graph and reference_unet exports."""
     from benchmarks.seed_pipeline import export_seed
     from defectkit.data.strip_io import read_strip_tifffile, write_strip
     from defectkit.export.pipeline import ExportOptions, export_run
@@ -126,7 +143,14 @@ def setup(work: pathlib.Path) -> dict[str, Any]:
 
 
 def configurations(paths: dict[str, Any], tool: str | None) -> list[dict[str, Any]]:
-    """Every configuration: name, kind, what it runs, precision, width and graph."""
+    """Every configuration: name, kind, what it runs, precision, width and graph (strip rows, then
+    guided_classifier rows)."""
+    configs = strip_configurations(paths, tool) if paths.get("artifacts") else []
+    return configs + guided.configurations(paths.get("guided", {}), tool)
+
+
+def strip_configurations(paths: dict[str, Any], tool: str | None) -> list[dict[str, Any]]:
+    """reference_unet: the seed pipeline, PyTorch eager and three artifacts, FP32 and INT8."""
     configs: list[dict[str, Any]] = [
         {"name": "seed pipeline (w64, ORT, Python)", "kind": "seed", "width": 64, "graph": "seed",
          "precision": "fp32", "slow": True},
@@ -187,9 +211,13 @@ def _timed(step, strips: list[pathlib.Path], warmup: int, runs: int) -> tuple[li
 def worker(config: dict[str, Any], paths: dict[str, Any], threads: int, warmup: int, runs: int) -> dict:
     """Runs one configuration in this process; returns raw latencies and process facts."""
     cores = pin_to_cores(threads)
-    strips = sorted(pathlib.Path(paths["strips"]).glob("*.tif"))
     load_before = list(os.getloadavg())
     kind = config["kind"]
+    if config.get("family") == "guided_classifier":  # images: decoded from the PNG file every call
+        images = sorted(pathlib.Path(config["images"]).glob("*.png"))
+        seconds, wall = _timed(guided.step(config, threads), images, warmup, runs)
+        return _worker_result(seconds, wall, cores, load_before)
+    strips = sorted(pathlib.Path(paths["strips"]).glob("*.tif"))
     if kind == "seed":
         from benchmarks.seed_pipeline import SeedPipeline
 
@@ -219,6 +247,10 @@ def worker(config: dict[str, Any], paths: dict[str, Any], threads: int, warmup: 
     else:
         msg = f"unknown configuration kind {kind!r}"
         raise ValueError(msg)
+    return _worker_result(seconds, wall, cores, load_before)
+
+
+def _worker_result(seconds: list[float], wall: float, cores: list[int], load_before: list[float]) -> dict:
     return {
         "seconds": seconds,
         "wall_s": wall,
@@ -229,8 +261,12 @@ def worker(config: dict[str, Any], paths: dict[str, Any], threads: int, warmup: 
 
 
 def run_tool(tool: str, config: dict, paths: dict, threads: int, warmup: int, runs: int) -> dict:
-    """One defectkit-bench process (it reads the strip once, then times inspections of it)."""
-    strip = sorted(pathlib.Path(paths["strips"]).glob("*.tif"))[0]
+    """One defectkit-bench process (it reads the strip or decodes the image once, then times
+    inspections or classifications of it)."""
+    if config.get("family") == "guided_classifier":
+        strip = sorted(pathlib.Path(config["images"]).glob("*.png"))[0]
+    else:
+        strip = sorted(pathlib.Path(paths["strips"]).glob("*.tif"))[0]
     cores = ",".join(str(c) for c in sorted(os.sched_getaffinity(0))[:threads])
     command = ["taskset", "-c", cores] if shutil.which("taskset") else []
     command += [tool, config["artifact"], str(strip), "--runs", str(runs), "--warmup", str(warmup)]
@@ -238,6 +274,7 @@ def run_tool(tool: str, config: dict, paths: dict, threads: int, warmup: int, ru
     load_before = list(os.getloadavg())
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
+    result.setdefault("strips_per_s", result.get("images_per_s"))  # a classifier reports images/s
     result["load_average"] = [load_before, list(os.getloadavg())]
     return result
 
@@ -344,8 +381,20 @@ def preprocessing(paths: dict[str, Any], threads: int, repeats: int) -> dict[str
     return out
 
 
-def ort_profile(artifact: str, threads: int, runs: int) -> dict[str, Any]:
-    """Per-operator time of one artifact under ONNX Runtime's profiler (Python API, same threads)."""
+# Kernels of a profile, grouped: is the time in INT8 GEMMs, float GEMMs, (de)quantisation or elsewhere?
+OP_GROUPS = {
+    "int8 GEMM/conv": {"QGemm", "QLinearMatMul", "MatMulIntegerToFloat", "MatMulInteger", "QLinearConv",
+                       "DynamicQuantizeMatMul", "ConvInteger"},
+    "float GEMM/conv": {"Gemm", "MatMul", "FusedMatMul", "FusedGemm", "Conv", "FusedConv", "Attention"},
+    "quantize/dequantize": {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"},
+}  # fmt: skip
+
+
+def ort_profile(artifact: str, threads: int, runs: int, image_size: int | None = None) -> dict[str, Any]:
+    """Per-operator time of one artifact under ONNX Runtime's profiler (Python API, same threads).
+
+    ``image_size``: a guided_classifier artifact, fed one random uint8 (1, S, S, 3) image.
+    """
     pin_to_cores(threads)
     import numpy as np
     import onnxruntime as ort
@@ -356,9 +405,12 @@ def ort_profile(artifact: str, threads: int, runs: int) -> dict[str, Any]:
     options.profile_file_prefix = str(pathlib.Path(artifact).with_suffix("")) + "_profile"
     session = ort.InferenceSession(artifact, options, providers=["CPUExecutionProvider"])
     shape = [d if isinstance(d, int) else 1 for d in session.get_inputs()[0].shape]
-    if len(shape) == 4 and not isinstance(session.get_inputs()[0].shape[1], int):
-        shape[1] = 3
-    x = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
+    if image_size:
+        x = np.random.default_rng(0).integers(0, 256, (1, image_size, image_size, 3), dtype=np.uint8)
+    else:
+        if len(shape) == 4 and not isinstance(session.get_inputs()[0].shape[1], int):
+            shape[1] = 3
+        x = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
     for _ in range(runs + 1):  # the first run is a warm-up: its kernels are left out below
         session.run(None, {session.get_inputs()[0].name: x})
     profile = pathlib.Path(session.end_profiling())
@@ -383,6 +435,7 @@ def ort_profile(artifact: str, threads: int, runs: int) -> dict[str, Any]:
         "ops": [
             {"op": op, "share": us / total, "ms_per_run": us / 1e3 / (runs + 1)} for op, us in ranked[:8]
         ],
+        "groups": {group: sum(per_op.get(op, 0.0) for op in ops) / total for group, ops in OP_GROUPS.items()},
     }
 
 
@@ -422,8 +475,7 @@ def measure(args: argparse.Namespace, paths: dict[str, Any], tool: str | None) -
     samples: dict[str, list[dict]] = {c["name"]: [] for c in configs}
     for round_index in range(args.rounds):
         for config in configs:
-            warmup = 1 if config["slow"] else args.warmup
-            runs = args.slow_runs if config["slow"] else args.runs
+            warmup, runs = _runs(args, config)
             _log(f"round {round_index + 1}/{args.rounds}: {config['name']} ({warmup} warm-up, {runs} timed)")
             if config["kind"] == "tool":
                 result = run_tool(tool, config, paths, args.threads, warmup, runs)
@@ -434,7 +486,7 @@ def measure(args: argparse.Namespace, paths: dict[str, Any], tool: str | None) -
     rows = []
     for config in configs:
         rounds = samples[config["name"]]
-        gflop = flops[(config["width"], config["graph"])]
+        gflop = config["gflop"] if "gflop" in config else flops[(config["width"], config["graph"])]
         if config["kind"] == "tool":
             stats = _pool_tool(rounds)
             stats["gflop_per_strip"] = gflop
@@ -457,12 +509,22 @@ def measure(args: argparse.Namespace, paths: dict[str, Any], tool: str | None) -
                 "peak_rss_mib": max(r["peak_rss_mib"] for r in rounds),
                 "load_average": [r["load_average"] for r in rounds],
                 "includes_file_read": config["kind"] != "tool",
+                **({"family": config["family"], "model": config["model"]} if "family" in config else {}),
             }
         )
-    seed = rows[0]["strips_per_s"]
-    for row in rows:
-        row["speedup_vs_seed"] = row["strips_per_s"] / seed
+    strip_rows = [r for r in rows if "family" not in r]
+    for row in strip_rows:
+        row["speedup_vs_seed"] = row["strips_per_s"] / strip_rows[0]["strips_per_s"]
+    guided.add_ratios(rows)
     return rows
+
+
+def _runs(args: argparse.Namespace, config: dict[str, Any]) -> tuple[int, int]:
+    """(warm-up, timed) calls per round: slow strip rows 1 + --slow-runs, other strip rows
+    --warmup + --runs; guided rows --guided-warmup + --guided-runs (ViT-S) or --runs (demo)."""
+    if config.get("family") == "guided_classifier":
+        return args.guided_warmup, args.guided_runs if config["slow"] else args.runs
+    return (1, args.slow_runs) if config["slow"] else (args.warmup, args.runs)
 
 
 def targets(rows: list[dict], pre: dict, paths: dict, width_study: dict | None) -> list[dict[str, Any]]:
@@ -556,7 +618,21 @@ def main() -> None:
     parser.add_argument(
         "--slow-runs", type=int, default=3, help="timed strips per round, w64 FP32 and baselines"
     )
+    parser.add_argument(
+        "--guided-runs", type=int, default=6, help="timed images per round, ViT-S/14 224 configurations"
+    )
     parser.add_argument("--warmup", type=int, default=2, help="warm-up strips per process (slow ones: 1)")
+    parser.add_argument(
+        "--guided-warmup",
+        type=int,
+        default=3,
+        help="warm-up images per guided process (PyTorch eager's first ViT-S calls take 3-5x longer)",
+    )
+    parser.add_argument(
+        "--families",
+        default=",".join(FAMILIES),
+        help="comma-separated: reference_unet (strip rows), guided_classifier (image rows); default both",
+    )
     parser.add_argument(
         "--tool", default=None, help="defectkit-bench binary (default: found on PATH or build/)"
     )
@@ -568,11 +644,13 @@ def main() -> None:
         logging.basicConfig(level=logging.INFO, format="  %(message)s", stream=sys.stderr)  # export progress
         task = json.loads(args.worker)
         if task["task"] == "setup":
-            paths = setup(pathlib.Path(task["work"]))
+            families = tuple(task["families"])
+            paths = setup(pathlib.Path(task["work"]), families)
             paths["gflop"] = {
                 f"{width} {graph}": gflop_per_strip(width, graph)
                 for width, graph in [(64, "seed"), (64, "tiles"), (64, "tiled"), (64, "full_frame")]
                 + [(DEFAULT_WIDTH, kind) for kind in ("tiled", "full_frame", "patch")]
+                if "reference_unet" in families
             }
             result = paths
         elif task["task"] == "config":
@@ -582,23 +660,30 @@ def main() -> None:
         elif task["task"] == "preprocessing":
             result = preprocessing(task["paths"], task["threads"], task["repeats"])
         else:
-            result = ort_profile(task["artifact"], task["threads"], task["runs"])
+            result = ort_profile(task["artifact"], task["threads"], task["runs"], task.get("image_size"))
         print(json.dumps(result))
         return
 
+    families = tuple(f.strip() for f in args.families.split(",") if f.strip())
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown or not families:
+        parser.error(f"--families: choose from {', '.join(FAMILIES)}, got {args.families!r}")
+    strips = "reference_unet" in families
     started = time.perf_counter()
     machine = machine_info()
     _log(f"load average at start {machine['load_average']}")
     # Exports and model building run in a subprocess so that this process stays small: Linux
     # carries a parent's peak RSS into its children's ru_maxrss, which defectkit-bench reports.
-    paths = _subprocess("setup", {"work": str(args.work)})
+    paths = _subprocess("setup", {"work": str(args.work), "families": list(families)})
     setup_s = time.perf_counter() - started
     tool = args.tool or _find_tool()
     _log(f"defectkit-bench: {tool or 'not found (its rows are skipped)'}")
     _log("GEMM peak")
     gemm = _subprocess("gemm", {"threads": args.threads})
-    _log("preprocessing")
-    pre = _subprocess("preprocessing", {"paths": paths, "threads": args.threads, "repeats": 30})
+    pre = None
+    if strips:
+        _log("preprocessing")
+        pre = _subprocess("preprocessing", {"paths": paths, "threads": args.threads, "repeats": 30})
     rows = measure(args, paths, tool)
     # The peak again after the configurations: on a shared machine one measurement can land in a
     # loaded moment; keep the better of the two (both are in the JSON).
@@ -611,14 +696,20 @@ def main() -> None:
         peak = gemm["int8_peak_gops"] if row["precision"] == "int8" else gemm["fp32_peak_gflops"]
         row["fraction_of_peak"] = row["gflop_per_s"] / peak if peak else None
     width_study = latest_width_study()
-    verdicts = targets(rows, pre, paths, width_study)
+    verdicts = targets(rows, pre, paths, width_study) if strips else []
+    verdicts += guided.targets(rows, paths["guided"])
     _log("profiles of the missed targets' graphs")
     profiles = {}
-    for key in ("w64_full_frame", "w64_tiled", f"w{DEFAULT_WIDTH}_auto"):
+    profiled = [(key, key, None) for key in ("w64_full_frame", "w64_tiled", f"w{DEFAULT_WIDTH}_auto")]
+    profiled = (profiled if strips else []) + [
+        (f"guided_{key}", entry["out"], entry["image_size"]) for key, entry in paths["guided"].items()
+    ]
+    for name, key, image_size in profiled:
+        out = paths["artifacts"][key]["out"] if image_size is None else key
         for precision in ("fp32", "int8"):
-            artifact = str(pathlib.Path(paths["artifacts"][key]["out"]) / f"model_{precision}.onnx")
-            profiles[f"{key} {precision}"] = _subprocess(
-                "profile", {"artifact": artifact, "threads": args.threads, "runs": 1}
+            task = {"artifact": str(pathlib.Path(out) / f"model_{precision}.onnx"), "image_size": image_size}
+            profiles[f"{name} {precision}"] = _subprocess(
+                "profile", {**task, "threads": args.threads, "runs": 1}
             )
     machine["load_average_end"] = list(os.getloadavg())
     result = {
@@ -629,14 +720,22 @@ def main() -> None:
         "threads": args.threads,
         "pinned_cores": sorted(os.sched_getaffinity(0))[: args.threads],
         "rounds": args.rounds,
+        "families": list(families),
         "strips": f"{BENCH_STRIPS} uncompressed 976x176 float32 demo test strips, cycled",
+        "images": f"{guided.BENCH_IMAGES} demo test PNGs (2 defect, 2 normal) at each model's input size, "
+        "cycled; Python rows read and decode the file every call, defectkit-bench decodes it once",
         "weights": "random (fixed seeds) for every timed model; accuracy columns from the width study",
         "gemm_peak": gemm,
         "preprocessing": pre,
         "configs": rows,
         "targets": verdicts,
         "profiles": profiles,
-        "exports": {k: _export_summary(v["report"]) for k, v in paths["artifacts"].items()},
+        "exports": {k: _export_summary(v["report"]) for k, v in paths["artifacts"].items()}
+        | guided.export_summaries(paths["guided"]),
+        "guided": {
+            key: {field: entry[field] for field in ("label", "config", "image_size", "gflop")}
+            for key, entry in paths["guided"].items()
+        },
         "width_study": width_study,
         "setup_s": setup_s,
         "total_s": time.perf_counter() - started,

@@ -1,11 +1,11 @@
-"""The benchmark harness itself: its statistics on known data and its JSON on a tiny artifact.
+"""defectkit bench and its statistics: known data, and its JSON on a tiny artifact (benchmarks/
+itself: tests/python/benchmarks/).
 
 Never timings: what a run measures depends on the machine.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pathlib
 
@@ -15,8 +15,6 @@ from defectkit.benchmarking import RESULT_KEYS, latency_summary, percentile
 from defectkit.cli import main
 from defectkit.data import write_strip
 from runtime.artifacts import strip_values, write_artifact
-
-BENCHMARKS = pathlib.Path(__file__).resolve().parents[3] / "benchmarks"
 
 
 def test_percentile_is_nearest_rank_like_defectkit_bench() -> None:
@@ -100,40 +98,3 @@ def test_bench_refuses_an_empty_strip_folder(tmp_path: pathlib.Path, capsys) -> 
     (tmp_path / "empty").mkdir()
     assert main(["bench", str(artifact), "--strips", str(tmp_path / "empty")]) == 2
     assert "no .tif/.tiff strips" in capsys.readouterr().err
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_run_py_pools_tool_rounds_conservatively() -> None:
-    run = _load("run")
-    rounds = [
-        {
-            "runs": 10,
-            "strips_per_s": 10.0,
-            "min_ms": 90,
-            "p50_ms": 100,
-            "p90_ms": 110,
-            "p99_ms": 120,
-            "max_ms": 121,
-        },
-        {
-            "runs": 10,
-            "strips_per_s": 5.0,
-            "min_ms": 180,
-            "p50_ms": 200,
-            "p90_ms": 210,
-            "p99_ms": 220,
-            "max_ms": 230,
-        },
-    ]
-    pooled = run._pool_tool(rounds)
-    assert pooled["runs"] == 20
-    assert pooled["min_ms"] == 90
-    assert pooled["p50_ms"] == 150  # median of the two rounds' p50s
-    assert pooled["p99_ms"] == 220  # the worst round's
-    assert pooled["strips_per_s"] == pytest.approx(20 / 3.0)  # 1 s + 2 s of timed runs
