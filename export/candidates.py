@@ -37,7 +37,10 @@ class Candidate:
     precision: str  # "fp32" or "int8"
     kind: str  # the family's graph kind
     model: onnx.ModelProto
-    runner: Any  # run(sample) -> (heatmap or None, score): the family's way to run this graph
+    # make_runner() -> an object with run(sample) -> (heatmap or None, score): the family's way to
+    # run this graph. Built when needed and released after each measurement: an ONNX Runtime
+    # session holds its arena (hundreds of MB for a strip graph), and an export tries many graphs.
+    make_runner: Callable[[], Any]
     method: str | None = None  # INT8 calibration method
     islands: tuple[str, ...] = ()  # graph parts kept in float (INT8)
     float_nodes: int = 0
@@ -49,6 +52,17 @@ class Candidate:
     defect_mae: list[float] = dataclasses.field(default_factory=list)  # defect pixels, defective samples
     comparison: Comparison | None = None
     outcome: str = ""  # why it shipped or not, for the report
+    _runner: Any = dataclasses.field(default=None, repr=False)
+
+    @property
+    def runner(self) -> Any:
+        if self._runner is None:
+            self._runner = self.make_runner()
+        return self._runner
+
+    def release(self) -> None:
+        """Drops the runner (its session and memory); the next use builds it again."""
+        self._runner = None
 
     @property
     def measured(self) -> int:
@@ -123,6 +137,7 @@ class DecisionSet:
         self.base = len(self.samples)
         self.tolerance, self.alpha, self.max_extensions = tolerance, alpha, max_extensions
         self.extensions = 0
+        self.keep: Candidate | None = None  # the candidate whose runner serves as the reference
         self._more = more
         self._reference_fn = reference
         self._reference_heatmaps: list[np.ndarray | None] = []
@@ -175,6 +190,8 @@ class DecisionSet:
         if new:
             more = _summary(new, scores, heatmaps)
             candidate.outputs = more if candidate.outputs is None else candidate.outputs.extended(more)
+        if candidate is not self.keep:
+            candidate.release()
         candidate.comparison = compare(
             self.reference, candidate.outputs, self.tolerance, alpha=self.look_alpha
         )

@@ -117,6 +117,7 @@ class _Exporter:
             alpha=ALPHA,
             max_extensions=options.max_extensions,
         )
+        self.decision.keep = self.reference
         self.calibrations: dict[tuple[str, str], Calibration] = {}
 
     def _check_size(self) -> list[str]:
@@ -143,7 +144,7 @@ class _Exporter:
             precision="fp32",
             kind=kind,
             model=model,
-            runner=self.plan.runner(kind, model),
+            make_runner=lambda: self.plan.runner(kind, model),
         )
 
     def calibration(self, fp32: Candidate, method: str) -> Calibration:
@@ -162,7 +163,7 @@ class _Exporter:
             precision="int8",
             kind=fp32.kind,
             model=model,
-            runner=self.plan.runner(fp32.kind, model),
+            make_runner=lambda: self.plan.runner(fp32.kind, model),
             method=method,
             islands=islands,
             float_nodes=len(nodes),

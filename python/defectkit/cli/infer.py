@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from defectkit.families import open_predictor
 
     family, predictor = open_predictor(args.run, args.threads)
-    rows = family.infer(predictor, expand(args.strips), args.out, progress=not args.no_progress)
+    images = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp")  # strips are TIFFs; images any of these
+    rows = family.infer(predictor, expand(args.strips, images), args.out, progress=not args.no_progress)
     print(f"wrote {len(rows)} panels and {args.out / 'scores.csv'}")
     return 0

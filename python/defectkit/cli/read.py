@@ -17,12 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def expand(paths: list[pathlib.Path]) -> list[pathlib.Path]:
-    """Folders become their TIFFs (recursively, sorted); files stay as given."""
+def expand(paths: list[pathlib.Path], suffixes: tuple[str, ...] = (".tif", ".tiff")) -> list[pathlib.Path]:
+    """Folders become their files with ``suffixes`` (recursively, sorted); files stay as given."""
     found: list[pathlib.Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in (".tif", ".tiff"))
+            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes)
         else:
             found.append(path)
     return found

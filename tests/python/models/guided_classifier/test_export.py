@@ -117,3 +117,13 @@ def test_eval_of_the_artifact_goes_through_the_native_head(exported, tmp_path) -
             "confusion_matrix",
         } <= set(metrics)
     assert (tmp_path / "plots" / "curves.png").is_file() and (tmp_path / "plots" / "summary.csv").is_file()
+
+
+def test_infer_writes_a_panel_and_a_row_per_image(exported, tmp_path) -> None:
+    from defectkit.cli.main import main
+
+    data, _, out, _ = exported
+    images = [r.path for r in read_split(data, "test")[:2]]
+    assert main(["infer", str(out / "model_fp32.onnx"), *map(str, images), "--out", str(tmp_path)]) == 0
+    rows = (tmp_path / "scores.csv").read_text().splitlines()
+    assert len(rows) == 3 and all((tmp_path / f"{p.stem}.png").is_file() for p in images)
