@@ -112,7 +112,7 @@ def build_variants(fp32: pathlib.Path, data: pathlib.Path, folder: pathlib.Path,
     feeds = [{"image": read_image(r.path)[None]} for r in read_split(data, "train")]
     cache = _calibrate(named, feeds, folder)
     softmax = [n.name for n in model.graph.node if n.op_type == "Softmax"]
-    heads = ImageExportPlan.float_groups(None, model).get("heads", [])  # uses only the model
+    heads = ImageExportPlan.fixed_float(None, model)  # uses only the model
     gemm = {"op_types_to_quantize": GEMM_OPS}
     # Conv keeps its output Quantize: ONNX Runtime has no INT8 Conv with float output (QLinearConv
     # needs the Q after it; without one the Conv runs in float on dequantised weights).

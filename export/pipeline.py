@@ -155,7 +155,8 @@ class _Exporter:
 
     def int8_candidate(self, fp32: Candidate, method: str, islands: tuple[str, ...]) -> Candidate:
         groups = self.plan.float_groups(fp32.model)
-        nodes = [n for group in islands for n in groups[group]]
+        fixed = self.plan.fixed_float(fp32.model)
+        nodes = list(dict.fromkeys([*fixed, *(n for group in islands for n in groups[group])]))
         model = self.calibration(fp32, method).quantize(nodes)
         suffix = "".join(f" +{g}" for g in islands)
         return Candidate(

@@ -120,6 +120,11 @@ class ExportPlan(abc.ABC):
     def float_groups(self, model: Any) -> dict[str, list[str]]:
         """Named parts of an exported graph that may stay in float for INT8 (node names)."""
 
+    def fixed_float(self, model: Any) -> list[str]:
+        """Nodes that stay float in every INT8 candidate (node names): outputs whose values are a
+        contract, not only their order. None by default."""
+        return []
+
     @abc.abstractmethod
     def accuracy(self, samples: Sequence[Any], heatmaps: list, scores: list[float]) -> dict:
         """Metrics of one candidate on ``samples``, with ``thresholds`` for the artifact."""

@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-SCRIPTS = sorted((ROOT / "experiments").glob("*/*.py"))
+SCRIPTS = sorted((ROOT / "experiments").rglob("*.py"))
 
 
 def load_script(path: pathlib.Path) -> ModuleType:
     name = f"experiment_{path.parent.name}_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as an import would: dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from defectkit.errors import FileMissingError, InvalidArgumentError
 from defectkit.models.guided_classifier.config import GuidedClassifierConfig
 
-__all__ = ["backbone_config", "build_backbone", "save_backbone"]
+__all__ = ["ConvStem", "backbone_config", "build_backbone", "save_backbone"]
 
 logger = logging.getLogger("defectkit")
 
@@ -73,6 +73,47 @@ def _model_class(backbone: str):
     return DINOv3ViTModel
 
 
+class ConvStem(torch.nn.Module):
+    """Pixels to patch tokens by stride-2 3x3 conv-BN-ReLU steps (24, 48, 96, ... channels) and a
+    1x1 projection to the hidden size: log2(patch) steps, so the grid is the patchify's.
+
+    Replaces a random backbone's patchify (Xiao et al. 2021): a ViT from scratch learns local
+    contrast, what a small defect is, far faster from it (docs/experiments/guided_classifier.md).
+    """
+
+    def __init__(self, channels: int, hidden: int, patch: int) -> None:
+        super().__init__()
+        layers: list[torch.nn.Module] = []
+        width, inputs = 24, channels
+        for _ in range(patch.bit_length() - 1):
+            layers += [
+                torch.nn.Conv2d(inputs, width, 3, stride=2, padding=1, bias=False),
+                torch.nn.BatchNorm2d(width),
+                torch.nn.ReLU(inplace=True),
+            ]
+            inputs, width = width, width * 2
+        layers.append(torch.nn.Conv2d(inputs, hidden, 1))
+        self.net = torch.nn.Sequential(*layers)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The first convolution's weight: transformers reads the patchify's dtype from it."""
+        return self.net[0].weight
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.net(pixels)  # (N, D, S / patch, S / patch)
+
+
+def _use_stem(model: torch.nn.Module, config: GuidedClassifierConfig) -> torch.nn.Module:
+    if config.stem == "conv":
+        stem = ConvStem(getattr(model.config, "num_channels", 3), model.config.hidden_size, config.patch_size)
+        if config.backbone == "dinov2":  # Dinov2PatchEmbeddings wraps its convolution
+            model.embeddings.patch_embeddings.projection = stem
+        else:  # DINOv3's embeddings hold theirs directly
+            model.embeddings.patch_embeddings = stem
+    return model
+
+
 def _fix_position_embeddings(model: torch.nn.Module, image_size: int) -> None:
     """A DINOv2 checkpoint's position table resized to ``image_size`` once (bicubic, as DINOv2
     itself does per forward), so the forward finds it the right size and skips interpolating."""
@@ -105,8 +146,8 @@ def build_backbone(config: GuidedClassifierConfig) -> torch.nn.Module:
             model = _model_class(config.backbone)(_hf_config(config.backbone, config.backbone_config))
             if config.backbone == "dinov2":
                 _fix_position_embeddings(model, config.image_size)
-            return model
-        return _model_class(config.backbone)(_config(config))
+            return _use_stem(model, config)
+        return _use_stem(_model_class(config.backbone)(_config(config)), config)
     missing = [name for name in ("config.json", "model.safetensors") if not (folder / name).is_file()]
     if missing:
         msg = f"{folder}: a pretrained backbone folder needs {' and '.join(missing)} (Hugging Face layout)"

@@ -7,10 +7,11 @@ from typing import Any
 
 from defectkit.errors import InvalidArgumentError
 
-__all__ = ["BACKBONES", "LOSS_WEIGHTINGS", "POOLINGS", "SIZES", "GuidedClassifierConfig"]
+__all__ = ["BACKBONES", "LOSS_WEIGHTINGS", "POOLINGS", "SIZES", "STEMS", "GuidedClassifierConfig"]
 
 BACKBONES = ("dinov2", "dinov3")
 POOLINGS = ("guided", "mean")
+STEMS = ("patch", "conv")
 LOSS_WEIGHTINGS = ("fixed", "dynamic", "uncertainty")
 # The published shapes (hidden size, layers, heads, MLP size), as the checkpoints a user may load
 # from a local folder; "demo": a small random one that trains on a CPU in minutes.
@@ -35,6 +36,12 @@ class GuidedClassifierConfig:
     # trained run rebuilds without the folder (its weights are in the checkpoint).
     backbone_config: dict | None = None
     patch_size: int = 8  # 14 for DINOv2 checkpoints, 16 for DINOv3 (ignored with pretrained)
+    # How pixels become patch tokens: "patch", the published models' linear patchify (one strided
+    # convolution; what a pretrained checkpoint has), or "conv", a stack of stride-2 3x3
+    # conv-BN-ReLU (Xiao et al. 2021, "Early convolutions help transformers see better") for a
+    # backbone trained from random weights: the demo's ViT learns its defects in a few epochs
+    # with it and hardly at all without (docs/experiments/guided_classifier.md).
+    stem: str = "patch"
     image_size: int = 128  # the network's input side; 518 / 224 for the published models
     register_tokens: int = 0  # DINOv3's register tokens (4 in the published models)
     classes: tuple[str, ...] = ("normal", "defect")
@@ -79,6 +86,16 @@ class GuidedClassifierConfig:
         if self.loss_weighting not in LOSS_WEIGHTINGS:
             problems.append(
                 f"loss_weighting must be one of {', '.join(LOSS_WEIGHTINGS)}, got {self.loss_weighting!r}"
+            )
+        if self.stem not in STEMS:
+            problems.append(f"stem must be one of {', '.join(STEMS)}, got {self.stem!r}")
+        if self.stem == "conv" and self.pretrained:
+            problems.append(
+                "stem 'conv' is for random weights: a pretrained backbone keeps its patchify ('patch')"
+            )
+        if self.stem == "conv" and (self.patch_size < 2 or self.patch_size & (self.patch_size - 1)):
+            problems.append(
+                f"stem 'conv' needs a power-of-two patch_size (stride-2 steps), got {self.patch_size}"
             )
         if self.patch_size < 1 or self.image_size % self.patch_size:
             problems.append(

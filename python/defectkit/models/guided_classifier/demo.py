@@ -16,10 +16,13 @@ from typing import Any
 import defectkit
 from defectkit.models.family import DemoOptions, Predictor
 
-__all__ = ["DEMO_RECIPE", "demo_config", "run_demo"]
+__all__ = ["DEMO_NETWORK", "DEMO_RECIPE", "demo_config", "run_demo"]
 
 # The demo's recipe (docs/experiments/guided_classifier.md): the demo-sized DINOv2 from scratch.
 DEMO_RECIPE = dict(epochs=30, lr=1e-3, batch_size=16, optimizer="adamw", weight_decay=0.05)
+# The demo's network: the "demo" size from random weights, with the convolutional stem it needs
+# to learn in minutes (config.py, stem).
+DEMO_NETWORK = dict(stem="conv")
 SMOKE_DATASET = dict(num_defect=12, num_normal=12, val=(6, 6), test=(6, 6), size=64)
 SMOKE_NETWORK = dict(image_size=64, patch_size=8, decoder_channels=16, classifier_hidden=(32, 16))
 
@@ -34,7 +37,7 @@ def demo_config(data: pathlib.Path, run: pathlib.Path, options: DemoOptions, **o
         shared["epochs"] = 2
     if options.epochs:
         shared["epochs"] = options.epochs
-    own = {**(SMOKE_NETWORK if options.smoke else {}), **overrides}
+    own = {**DEMO_NETWORK, **(SMOKE_NETWORK if options.smoke else {}), **overrides}
     return TrainConfig(
         data=str(data),
         out=str(run),

@@ -127,23 +127,30 @@ class ImageExportPlan(ExportPlan):
         ).round()
         return [{"image": read_image(records[int(i)].path)[None]} for i in dict.fromkeys(picks)]
 
-    def float_groups(self, model: onnx.ModelProto) -> dict[str, list[str]]:
-        """``heads``: the output softmax and sigmoid onward; ``attention``: the attention softmaxes;
-        ``patch_embed``: the first convolution; ``decoder``: the segmentation decoder's convolutions."""
+    def fixed_float(self, model: onnx.ModelProto) -> list[str]:
+        """The output heads, the softmax and sigmoid onward: their values are probabilities that a
+        line thresholds, not only a ranking. Calibrated to the range the calibration images
+        reach, INT8 clipped the demo's mask at 0.25: AUROC unchanged, every pixel below 0.5."""
         nodes = list(model.graph.node)
         outputs = {o.name for o in model.graph.output}
+        producers = {m.name for m in nodes if set(m.output) & outputs}
         heads = [
-            n
-            for n in nodes
-            if n.op_type in ("Softmax", "Sigmoid")
-            and set(downstream(model, n)) & {m.name for m in nodes if set(m.output) & outputs}
+            n for n in nodes if n.op_type in ("Softmax", "Sigmoid") and set(downstream(model, n)) & producers
         ]
-        convs = [n for n in nodes if n.op_type == "Conv"]
+        return sorted({name for n in heads for name in downstream(model, n)})
+
+    def float_groups(self, model: onnx.ModelProto) -> dict[str, list[str]]:
+        """``attention``: the attention softmaxes (the output heads are always float:
+        :meth:`fixed_float`); ``patch_embed``: the convolutions before the transformer (the
+        patchify, or the conv stem); ``decoder``: those after it, the segmentation decoder's."""
+        nodes = list(model.graph.node)
+        heads = set(self.fixed_float(model))
+        first_matmul = next((i for i, n in enumerate(nodes) if n.op_type == "MatMul"), len(nodes))
+        convs = [(i, n) for i, n in enumerate(nodes) if n.op_type == "Conv"]  # nodes: topological
         groups = {
-            "heads": sorted({name for n in heads for name in downstream(model, n)}),
-            "attention": [n.name for n in nodes if n.op_type == "Softmax" and n not in heads],
-            "patch_embed": [convs[0].name] if convs else [],
-            "decoder": [n.name for n in convs[1:]],
+            "attention": [n.name for n in nodes if n.op_type == "Softmax" and n.name not in heads],
+            "patch_embed": [n.name for i, n in convs if i < first_matmul],
+            "decoder": [n.name for i, n in convs if i > first_matmul],
         }
         return {name: members for name, members in groups.items() if members}
 

@@ -25,6 +25,7 @@ __all__ = ["GuidedClassifier", "GuidedClassifierOutput", "TrainingOutput"]
 # ImageNet statistics, what DINOv2 and DINOv3 were trained with.
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
+DEFECT_PRIOR_LOGIT = -4.6  # log(0.01 / 0.99)
 
 
 class GuidedClassifierOutput(NamedTuple):
@@ -57,6 +58,9 @@ class SegmentationDecoder(nn.Module):
         self.up1 = _conv_bn_relu(channels, channels // 2)
         self.up2 = _conv_bn_relu(channels // 2, channels // 4)
         self.out = nn.Conv2d(channels // 4, 1, 1)
+        # Defects cover about 1% of the pixels: start at that prior (Lin et al. 2017) rather than
+        # at 0.5, or the first thousand steps only walk the bias down and the masks learn nothing.
+        nn.init.constant_(self.out.bias, DEFECT_PRIOR_LOGIT)
 
     def forward(self, grid: torch.Tensor) -> torch.Tensor:
         x = self.stem(grid)  # (N, C, g, g)

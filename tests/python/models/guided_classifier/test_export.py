@@ -21,7 +21,8 @@ from defectkit.models.guided_classifier.data.layout import read_split
 from defectkit.models.guided_classifier.export_plan import ImageGraph
 from defectkit.training import TrainConfig, load_model, train
 
-TINY = dict(image_size=64, patch_size=8, decoder_channels=16, classifier_hidden=(32, 16))
+# The demo's network (conv stem) at a tiny size.
+TINY = dict(image_size=64, patch_size=8, decoder_channels=16, classifier_hidden=(32, 16), stem="conv")
 TORCH_PARITY = 1e-4  # float32, another library: observed below 1e-6 on this model
 
 
@@ -95,6 +96,38 @@ def test_int8_stays_this_models_int8_and_the_native_head_agrees(exported) -> Non
         assert np.abs(mq - mf).mean() < 0.05 and abs(float(pq[0, 1] - pf[0, 1])) < 0.1
         result = native.classify(record.path)  # the native decoder reads the same PNG
         np.testing.assert_allclose(result.mask, mq[0, 0], atol=1e-5)
+
+
+def test_int8_leaves_the_probability_heads_in_float(exported) -> None:
+    """Quantised after the sigmoid, the demo's mask was clipped at the calibration's 0.25: its
+    AUROC unchanged (the gate passed) and every pixel below 0.5. The heads stay float."""
+    import onnx
+
+    _, _, out, _ = exported
+    model = onnx.load(out / "model_int8.onnx")
+    assert any(n.op_type in ("QuantizeLinear", "QLinearMatMul", "MatMulInteger") for n in model.graph.node)
+    consumers = {name: n for n in model.graph.node for name in n.input}
+    heads = [n for n in model.graph.node if n.op_type in ("Sigmoid", "Softmax")]
+    outputs = {o.name for o in model.graph.output}
+    probability_heads = [
+        n for n in heads if set(n.output) & outputs or _reaches_output(n, consumers, outputs)
+    ]
+    assert len(probability_heads) == 2  # the class softmax and the mask's sigmoid
+    for node in probability_heads:
+        assert all(consumers.get(o) is None or consumers[o].op_type != "QuantizeLinear" for o in node.output)
+        assert all(not name.endswith("_DequantizeLinear_Output") for name in node.input), node.input
+
+
+def _reaches_output(node, consumers, outputs, depth: int = 4) -> bool:
+    """Whether ``node`` feeds a graph output within ``depth`` single-consumer steps."""
+    for _ in range(depth):
+        if set(node.output) & outputs:
+            return True
+        follower = next((consumers[o] for o in node.output if o in consumers), None)
+        if follower is None:
+            return False
+        node = follower
+    return bool(set(node.output) & outputs)
 
 
 def test_eval_of_the_artifact_goes_through_the_native_head(exported, tmp_path) -> None:

@@ -19,9 +19,10 @@ def tiny(**overrides) -> GuidedClassifier:
     return GuidedClassifier(GuidedClassifierConfig(**{**TINY, **overrides}))
 
 
+@pytest.mark.parametrize("stem", ["patch", "conv"])
 @pytest.mark.parametrize("backbone", ["dinov2", "dinov3"])
-def test_eval_forward_is_the_export_contract(backbone) -> None:
-    model = tiny(backbone=backbone, register_tokens=4 if backbone == "dinov3" else 0).eval()
+def test_eval_forward_is_the_export_contract(backbone, stem) -> None:
+    model = tiny(backbone=backbone, register_tokens=4 if backbone == "dinov3" else 0, stem=stem).eval()
     with torch.no_grad():
         out = model(torch.rand(3, 3, 64, 64))
     assert out._fields == ("probabilities", "mask")
@@ -47,6 +48,20 @@ def test_guided_pooling_follows_the_mask_and_mean_pooling_does_not() -> None:
     assert int(attention.argmax()) == 2 * 8 + 5 and float(attention.max()) > 0.9
     uniform = mean.heads(x).attention
     assert torch.allclose(uniform, torch.full_like(uniform, 1 / 64))
+
+
+def test_the_conv_stem_replaces_the_patchify_with_stride_2_steps_onto_the_same_grid() -> None:
+    patchify, stem = tiny().backbone, tiny(stem="conv").backbone
+    pixels = torch.rand(2, 3, 64, 64)
+    assert isinstance(patchify.embeddings.patch_embeddings.projection, torch.nn.Conv2d)
+    convs = [
+        m for m in stem.embeddings.patch_embeddings.projection.modules() if isinstance(m, torch.nn.Conv2d)
+    ]
+    assert [c.stride for c in convs] == [(2, 2)] * 3 + [(1, 1)]  # patch 8: three halvings, then 1x1
+    with torch.no_grad():
+        tokens = [m(pixel_values=pixels).last_hidden_state for m in (patchify, stem)]
+    assert tokens[0].shape == tokens[1].shape == (2, 1 + 8 * 8, 96)
+    assert not torch.allclose(tokens[0], tokens[1])
 
 
 def test_a_pretrained_backbone_loads_from_a_local_folder(tmp_path) -> None:
@@ -79,6 +94,11 @@ def test_config_problems_are_reported() -> None:
     ).problems()
     assert len(problems) == 3 and any("multiple of patch_size" in p for p in problems)
     assert GuidedClassifierConfig().problems() == []
+    assert GuidedClassifierConfig(stem="conv").problems() == []
+    stem_problems = GuidedClassifierConfig(
+        stem="conv", patch_size=14, image_size=224, pretrained="/x"
+    ).problems()
+    assert len(stem_problems) == 2 and any("power-of-two" in p for p in stem_problems)
 
 
 def test_mixed_supervision_skips_the_segmentation_loss_of_images_without_a_mask() -> None:

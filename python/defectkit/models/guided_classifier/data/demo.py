@@ -28,13 +28,8 @@ import cv2
 import numpy as np
 
 from defectkit.errors import InvalidArgumentError
-from defectkit.models.guided_classifier.data.demo_surfaces import (
-    DEFECT_CONTRAST,
-    DEFECT_SIZE,
-    TEXTURE_KINDS,
-    make_surface,
-    paint_defect,
-)
+from defectkit.models.guided_classifier.data import demo_surfaces
+from defectkit.models.guided_classifier.data.demo_surfaces import TEXTURE_KINDS, make_surface, paint_defect
 from defectkit.models.guided_classifier.data.layout import DEFECT, LABEL_FILES, NORMAL, SPLITS
 
 __all__ = ["DEMO_COUNTS", "DEMO_FORMAT_VERSION", "IMAGE_FORMATS", "make_demo_images"]
@@ -42,7 +37,7 @@ __all__ = ["DEMO_COUNTS", "DEMO_FORMAT_VERSION", "IMAGE_FORMATS", "make_demo_ima
 logger = logging.getLogger("defectkit")
 
 StrPath = str | os.PathLike[str]
-DEMO_FORMAT_VERSION = 1
+DEMO_FORMAT_VERSION = 2  # 2: larger, stronger defects and 2-3 px lines
 # (defect, normal) images per split. The test split is the largest so model comparisons rank
 # reliably (10,000 defect/normal pairs: one misordered pair moves image AUROC by 1e-4).
 DEMO_COUNTS = {"train": (120, 120), "val": (40, 40), "test": (100, 100)}
@@ -192,8 +187,9 @@ def make_demo_images(
             for split in SPLITS
         },
         "defect_kinds": dict(sorted(kinds.items())),
-        "defect_size_px": list(DEFECT_SIZE),
-        "defect_contrast_grey_levels": list(DEFECT_CONTRAST),
+        "defect_size_px": list(demo_surfaces.DEFECT_SIZE),  # read now: experiments may change them
+        "defect_contrast_grey_levels": list(demo_surfaces.DEFECT_CONTRAST),
+        "line_width_px": list(demo_surfaces.LINE_WIDTH),
         "textures": list(TEXTURE_KINDS),
     }
     (root / "dataset.json").write_text(json.dumps(description, indent=2, sort_keys=True) + "\n")

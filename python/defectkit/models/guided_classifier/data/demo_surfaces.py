@@ -3,7 +3,7 @@
 A surface is a float32 ``(S, S)`` image on the 0..255 scale: a level, one or two textures
 (grain, woven threads, stripes), an illumination gradient, an optional broad, faint blotch
 (harmless variation that normal and defect images alike carry, so it is no cue), and sensor
-noise. A defect is one small mark, 4-20 px across, a subtle 15-60 grey levels darker or
+noise. A defect is one small mark, 8-24 px across, 40-90 grey levels darker or
 brighter: a blob, a spot, a scratch or a crack-like polyline. Being small against the image,
 a defect is a few patches among hundreds: pooling every patch dilutes it, pooling under the
 predicted mask does not.
@@ -21,10 +21,22 @@ except ImportError as exc:  # an optional dependency: the training extra brings 
     msg = "the guided_classifier demo generator needs OpenCV: pip install 'defectkit[train]'"
     raise ImportError(msg) from exc
 
-__all__ = ["DEFECT_CONTRAST", "DEFECT_KINDS", "DEFECT_SIZE", "TEXTURE_KINDS", "make_surface", "paint_defect"]
+__all__ = [
+    "DEFECT_CONTRAST",
+    "DEFECT_KINDS",
+    "DEFECT_SIZE",
+    "LINE_WIDTH",
+    "TEXTURE_KINDS",
+    "make_surface",
+    "paint_defect",
+]
 
-DEFECT_SIZE = (4, 20)  # px, the defect's extent (longest side)
-DEFECT_CONTRAST = (15.0, 60.0)  # grey levels, darker or brighter
+# Sized so the demo's small ViT, trained from random weights for minutes, can learn them: with
+# 4-20 px and 15-60 grey levels neither it nor a CNN of the same budget learned anything in 20
+# epochs (docs/experiments/guided_classifier.md, experiments/guided_classifier/learning_probe.py).
+DEFECT_SIZE = (8, 24)  # px, the defect's extent (longest side)
+DEFECT_CONTRAST = (40.0, 90.0)  # grey levels, darker or brighter
+LINE_WIDTH = (2, 4)  # px, of scratches and cracks, [low, high): 1 px lines fall below the mask's grid
 BLOTCH_PROBABILITY = 0.5  # of a broad faint blotch on any image: variation that is no defect
 
 
@@ -121,7 +133,9 @@ def _scratch(rng: np.random.Generator, canvas: np.ndarray, centre: np.ndarray, e
     angle = rng.uniform(0, np.pi)
     half = extent / 2 * np.array([np.cos(angle), np.sin(angle)])
     start, end = (centre - half).round().astype(int), (centre + half).round().astype(int)
-    cv2.line(canvas, tuple(int(v) for v in start), tuple(int(v) for v in end), 1, int(rng.integers(1, 3)))
+    cv2.line(
+        canvas, tuple(int(v) for v in start), tuple(int(v) for v in end), 1, int(rng.integers(*LINE_WIDTH))
+    )
 
 
 def _crack(rng: np.random.Generator, canvas: np.ndarray, centre: np.ndarray, extent: float) -> None:
@@ -135,7 +149,7 @@ def _crack(rng: np.random.Generator, canvas: np.ndarray, centre: np.ndarray, ext
         points.append(points[-1] + step * np.array([np.cos(heading), np.sin(heading)]))
     path = np.array(points)
     path += centre - (path.min(axis=0) + path.max(axis=0)) / 2  # centred on ``centre``
-    cv2.polylines(canvas, [path.round().astype(np.int32)], False, 1, 1)
+    cv2.polylines(canvas, [path.round().astype(np.int32)], False, 1, int(rng.integers(*LINE_WIDTH)))
 
 
 _DEFECTS: dict[str, Callable[[np.random.Generator, np.ndarray, np.ndarray, float], None]] = {

@@ -135,4 +135,4 @@ def test_the_default_demo_is_quick_and_its_defects_are_small(tmp_path: Path) -> 
         cv2.imread(str(p), cv2.IMREAD_GRAYSCALE).astype(bool).mean() for p in (root / "masks").glob("*.png")
     ]
     # a defect covers a few of 64 patches of 16 x 16 at most: mean pooling dilutes it, mask pooling does not
-    assert max(areas) < 0.025 and np.mean(areas) < 0.005
+    assert max(areas) < 0.04 and np.mean(areas) < 0.01
