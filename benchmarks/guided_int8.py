@@ -8,9 +8,10 @@ helpers), calibrates it once as export does (minmax on the demo training images)
 INT8 variants with ONNX Runtime's quantiser that differ from export's setting (QDQ, per-channel
 int8 weights, uint8 activations, every op type the quantiser knows) in one respect each:
 
-- ``export``: export's setting, end to end (what ``model_int8.onnx`` holds in ``make bench``);
-- ``export_heads``: export's setting with the plan's ``heads`` float group (the island the
-  export chose on random weights before ``make bench`` hid the groups);
+- ``export``: every node quantised, the output heads included (export's setting before the
+  plan kept the heads float);
+- ``export_heads``: the output heads (softmax and sigmoid onward, ``fixed_float``) in float:
+  what export writes now, and ``model_int8.onnx`` in ``make bench``;
 - ``no_softmax``: export's setting, the attention Softmax nodes left in float;
 - ``gemm``: only MatMul, Gemm and Conv quantised (LayerNorm, GELU, Softmax, Add, Mul in float);
 - ``gemm_weights``: ``gemm`` with the attention's activation x activation MatMuls (Q K^T,

@@ -185,6 +185,19 @@ def _channel_count(path: StrPath, pages: Sequence[tifffile.TiffPage]) -> int:
     return channels
 
 
+# The native reader's bound (StripReaderOptions::max_values, 2^28 values = 1 GiB of float32): a
+# header may declare any size, and a compressed page a few bytes long can declare gigabytes.
+MAX_VALUES = 1 << 28
+
+
+def _check_size(path: StrPath, pages: list[tifffile.TiffPage]) -> None:
+    values = sum(int(p.imagelength) * int(p.imagewidth) * int(p.samplesperpixel) for p in pages)
+    if values > MAX_VALUES:
+        shape = f"{int(pages[0].imagewidth)} x {int(pages[0].imagelength)}"
+        msg = f"{path}: the header asks for {values} values ({shape}), more than the limit of {MAX_VALUES}"
+        raise BadFileError(msg)
+
+
 def _page_planes(page: tifffile.TiffPage) -> np.ndarray:
     """Decodes one page into (S, H, W) planes in file channel order, per its PlanarConfiguration."""
     samples = int(page.samplesperpixel)
@@ -230,7 +243,7 @@ def read_strip_tifffile(path: StrPath) -> np.ndarray:
         UnsupportedFormatError: A well-formed TIFF whose sample format (signed integers,
             uint32, float16, complex), codec, predictor or photometric the contract excludes.
         BadFileError: An empty, non-TIFF, truncated or corrupt file, a channel count other
-            than 3 or 4, a zero-size image, or NaN/Inf values.
+            than 3 or 4, a zero-size image, more than ``MAX_VALUES`` values, or NaN/Inf values.
     """
     try:
         file_size = os.stat(path).st_size
@@ -253,6 +266,7 @@ def read_strip_tifffile(path: StrPath) -> np.ndarray:
             for page in pages:
                 _check_page_format(path, page)
             _channel_count(path, pages)
+            _check_size(path, pages)
             for page in pages:
                 _check_segments(path, page, file_size)
             planes = np.concatenate([_page_planes(page) for page in pages])

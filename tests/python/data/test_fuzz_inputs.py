@@ -21,7 +21,15 @@ import defectkit
 from defectkit.data import read_strip_tifffile, write_strip
 from defectkit.data.layout import discover_dataset, read_mask
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+# derandomize: the same 150 inputs on every run and machine, as make fuzz-smoke does (a random
+# draw once found a header declaring 23.6 GiB in CI: test_strip_io.py now pins that case).
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    database=None,
+    derandomize=True,
+)
 
 
 def _seed_strips() -> list[bytes]:

@@ -70,6 +70,26 @@ def test_refuses_a_directory_as_unopenable(tmp_path: Path) -> None:
     assert str(raised.value).startswith(f"{tmp_path}: ")
 
 
+def test_a_page_declaring_gigabytes_is_refused_before_decoding(tmp_path: Path) -> None:
+    """A small file whose header declares 3 x 30,000 x 30,000 float32 (10.8 GB; a compressed page
+    can do that in a few bytes): refused by the size bound, not by a MemoryError (the fuzz test
+    found one like it)."""
+    path = tmp_path / "bomb.tif"
+    tifffile.imwrite(path, np.zeros((3, 16, 16), np.float32), planarconfig="separate", compression="zlib")
+    with tifffile.TiffFile(path) as tif:
+        tags = tif.pages[0].tags
+        offsets = [
+            (tags[name].valueoffset, tags[name].dtype)
+            for name in ("ImageWidth", "ImageLength", "RowsPerStrip")
+        ]
+    with open(path, "r+b") as file:
+        for offset, dtype in offsets:
+            file.seek(offset)
+            file.write((30_000).to_bytes(2 if int(dtype) == 3 else 4, "little"))
+    with pytest.raises(BadFileError, match="more than the limit"):
+        read_strip_tifffile(path)
+
+
 def test_accepts_str_paths(good_strip_corpus: dict) -> None:
     path, expected = good_strip_corpus[GOOD_NAMES[0]]
     assert _same_bits(read_strip_tifffile(str(path)), expected)
