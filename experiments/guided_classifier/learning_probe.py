@@ -119,6 +119,24 @@ def probe(data: pathlib.Path, variant: str, epochs: int, lr: float, seed: int) -
     return rows
 
 
+def table(results: dict[str, list[dict]]) -> str:
+    """Markdown: per variant the best and last validation figures and the median epoch time."""
+    lines = [
+        "| variant | val image AUROC, best / last | val mask-max AUROC, best "
+        "| val Dice, best / last | s/epoch |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for variant, rows in results.items():
+        lines.append(
+            f"| {variant} "
+            f"| {max(r['val_image_auroc'] for r in rows):.3f} / {rows[-1]['val_image_auroc']:.3f} "
+            f"| {max(r['val_mask_max_auroc'] for r in rows):.3f} "
+            f"| {max(r['val_mean_dice'] for r in rows):.3f} / {rows[-1]['val_mean_dice']:.3f} "
+            f"| {np.median([r['seconds'] for r in rows]):.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("bench_out/guided_probe"))
@@ -144,15 +162,7 @@ def main() -> int:
     for variant in args.variants:
         results[variant] = probe(data, variant, args.epochs, args.lr, args.seed)
         (args.out / "probe.json").write_text(json.dumps(results, indent=2) + "\n")
-    print("| variant | best val image AUROC | best val mask-max AUROC | best val Dice | s/epoch |")
-    print("| --- | --- | --- | --- | --- |")
-    for variant, rows in results.items():
-        print(
-            f"| {variant} | {max(r['val_image_auroc'] for r in rows):.3f} "
-            f"| {max(r['val_mask_max_auroc'] for r in rows):.3f} "
-            f"| {max(r['val_mean_dice'] for r in rows):.3f} "
-            f"| {np.median([r['seconds'] for r in rows]):.1f} |"
-        )
+    print(table(results))
     return 0
 
 
