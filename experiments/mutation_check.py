@@ -131,7 +131,10 @@ def _run(tests: tuple[str, ...]) -> tuple[list[str], str]:
             tail += result.stdout[-1500:]
     if python_tests:
         result = subprocess.run([*PYTEST, *python_tests], cwd=ROOT, capture_output=True, text=True)
-        failed += re.findall(r"^FAILED (\S+)", result.stdout, flags=re.MULTILINE)
+        # FAILED: a test's assertion; ERROR: its fixture (an export the gate refused, say)
+        failed += [
+            " ".join(m) for m in re.findall(r"^(FAILED|ERROR) (\S+)", result.stdout, flags=re.MULTILINE)
+        ]
         tail += result.stdout[-1500:]
     return failed, tail
 

@@ -22,7 +22,7 @@ from defectkit.artifact import ArtifactMetadata, TensorSpec
 from defectkit.errors import InvalidArgumentError
 from defectkit.evaluation.metrics import evaluate
 from defectkit.models.family import ExportPlan, GraphBuild
-from defectkit.models.graph_parts import downstream, tensor_types
+from defectkit.models.graph_parts import tensor_types
 from defectkit.models.guided_classifier.data.images import read_image, read_mask
 from defectkit.models.guided_classifier.data.layout import read_split
 from defectkit.models.guided_classifier.model import MEAN, STD, GuidedClassifier
@@ -91,6 +91,40 @@ class _Runner:
         return mask[0, 0], float(probabilities[0, self.defect_class])
 
 
+# Ops that carry a computed value on to an output without learning anything: walking up from an
+# output through these, the first Softmax or Sigmoid met is that output's head.
+_HEAD_PASS_THROUGH = frozenset(
+    {"Resize", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Cast", "Flatten", "Slice",
+     "Concat", "Shape", "Gather", "Expand"}
+)  # fmt: skip
+
+
+def output_heads(model: onnx.ModelProto) -> list[str]:
+    """Names of the nodes from each output up to and including the learned op before it (the
+    classifier's last Gemm, the mask's last Conv), if a Softmax or Sigmoid is among them; none
+    for an output without one."""
+    producer = {name: n for n in model.graph.node for name in n.output}
+    heads: set[str] = set()
+    for output in model.graph.output:
+        path, frontier, found = set(), [output.name], False
+        while frontier:
+            node = producer.get(frontier.pop())
+            if node is None or node.name in path:
+                continue
+            if node.op_type in ("Softmax", "Sigmoid"):  # and on up: the logits' resize too
+                path.add(node.name)
+                frontier.extend(node.input)
+                found = True
+            elif node.op_type in _HEAD_PASS_THROUGH:
+                path.add(node.name)
+                frontier.extend(node.input)
+            else:  # the learned op that makes the logits: float too, or its output Q clips them
+                path.add(node.name)
+        if found:
+            heads |= path
+    return sorted(heads)
+
+
 class ImageExportPlan(ExportPlan):
     kinds = ("image",)
     reference_kind = "image"
@@ -128,23 +162,18 @@ class ImageExportPlan(ExportPlan):
         return [{"image": read_image(records[int(i)].path)[None]} for i in dict.fromkeys(picks)]
 
     def fixed_float(self, model: onnx.ModelProto) -> list[str]:
-        """The output heads, the softmax and sigmoid onward: their values are probabilities that a
-        line thresholds, not only a ranking. Calibrated to the range the calibration images
-        reach, INT8 clipped the demo's mask at 0.25: AUROC unchanged, every pixel below 0.5."""
-        nodes = list(model.graph.node)
-        outputs = {o.name for o in model.graph.output}
-        producers = {m.name for m in nodes if set(m.output) & outputs}
-        heads = [
-            n for n in nodes if n.op_type in ("Softmax", "Sigmoid") and set(downstream(model, n)) & producers
-        ]
-        return sorted({name for n in heads for name in downstream(model, n)})
+        """The output heads: each output's Softmax or Sigmoid, the resizes and reshapes around it
+        and the learned op that makes its logits. Their values are probabilities that a line
+        thresholds, not only a ranking: calibrated to the range the calibration images reach,
+        INT8 clipped the demo's mask at 0.25 (AUROC unchanged, every pixel below 0.5)."""
+        return output_heads(model)
 
     def float_groups(self, model: onnx.ModelProto) -> dict[str, list[str]]:
         """``attention``: the attention softmaxes (the output heads are always float:
         :meth:`fixed_float`); ``patch_embed``: the convolutions before the transformer (the
         patchify, or the conv stem); ``decoder``: those after it, the segmentation decoder's."""
         nodes = list(model.graph.node)
-        heads = set(self.fixed_float(model))
+        heads = set(output_heads(model))
         first_matmul = next((i for i, n in enumerate(nodes) if n.op_type == "MatMul"), len(nodes))
         convs = [(i, n) for i, n in enumerate(nodes) if n.op_type == "Conv"]  # nodes: topological
         groups = {
