@@ -70,7 +70,8 @@ def write_random_guided_run(
 
 @contextlib.contextmanager
 def _no_float_islands() -> Iterator[None]:
-    """Hides the plan's float groups from export: INT8 end to end, whatever the (random) gate says."""
+    """Hides the plan's float groups from export: INT8 everywhere but the output heads (always
+    float), whatever the (random) gate says."""
     from defectkit.models.guided_classifier.export_plan import ImageExportPlan
 
     original = ImageExportPlan.float_groups

@@ -105,7 +105,7 @@ def build_variants(fp32: pathlib.Path, data: pathlib.Path, folder: pathlib.Path,
     from defectkit.export.quantize import _quiet, prepare
     from defectkit.models.guided_classifier.data.images import read_image
     from defectkit.models.guided_classifier.data.layout import read_split
-    from defectkit.models.guided_classifier.export_plan import ImageExportPlan
+    from defectkit.models.guided_classifier.export_plan import output_heads
 
     named = folder / "fp32_named.onnx"
     model = prepare(onnx.load(fp32))  # unique node names, as export quantises it
@@ -113,7 +113,7 @@ def build_variants(fp32: pathlib.Path, data: pathlib.Path, folder: pathlib.Path,
     feeds = [{"image": read_image(r.path)[None]} for r in read_split(data, "train")]
     cache = _calibrate(named, feeds, folder)
     softmax = [n.name for n in model.graph.node if n.op_type == "Softmax"]
-    heads = ImageExportPlan.fixed_float(None, model)  # uses only the model
+    heads = output_heads(model)  # what export keeps float in every INT8 candidate
     gemm = {"op_types_to_quantize": GEMM_OPS}
     # Conv keeps its output Quantize: ONNX Runtime has no INT8 Conv with float output (QLinearConv
     # needs the Q after it; without one the Conv runs in float on dequantised weights).
