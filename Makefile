@@ -147,8 +147,14 @@ demo: setup
 	$(VENV)/bin/defectkit demo --out $(DEMO_OUT) $(DEMO_ARGS)
 
 # The benchmark needs the native module and the defectkit-bench tool, both installed by setup
-# (the tool lands in $(VENV)/bin). BENCH_ARGS passes options on (make bench BENCH_ARGS=--help).
-bench: setup
+# (the tool lands in $(VENV)/bin), and the bench extra (OpenVINO, NNCF) for the peer rows.
+# BENCH_ARGS passes options on (make bench BENCH_ARGS=--help).
+BENCH_STAMP := $(VENV)/.bench.stamp
+$(BENCH_STAMP): $(DEPS_STAMP) pyproject.toml
+	$(PIP) install -q $$($(PY) scripts/list_extras.py bench)
+	touch $@
+
+bench: setup $(BENCH_STAMP)
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 clean:

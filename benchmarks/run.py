@@ -35,7 +35,7 @@ import sys
 import time
 from typing import Any
 
-from benchmarks import guided
+from benchmarks import guided, openvino_peer, throughput
 from defectkit.benchmarking import (
     SCHEMA_VERSION,
     latency_summary,
@@ -53,6 +53,8 @@ PATCH = 128
 BENCH_STRIPS = 4  # uncompressed strips, cycled through by every configuration
 DEFAULT_WIDTH = 16  # chosen by the width study (TrainConfig.width)
 FAMILIES = ("reference_unet", "guided_classifier")
+# What the result keeps of the trained-model setup (benchmarks/openvino_peer.py)
+TRAINED_KEYS = ("skipped", "accuracy", "run", "files", "fp32_agreement")
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,12 +83,16 @@ def write_random_run(run: pathlib.Path, data: pathlib.Path, width: int, seed: in
     return save_model_run(run, model, config, {"patch_size": PATCH}, note)
 
 
-def setup(work: pathlib.Path, families: tuple[str, ...] = FAMILIES) -> dict[str, Any]:
+def setup(
+    work: pathlib.Path, families: tuple[str, ...] = FAMILIES, trained: pathlib.Path | None = None
+) -> dict[str, Any]:
     """Builds (or reuses) everything the configurations need; returns paths and export reports."""
     work.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Any] = {"artifacts": {}, "guided": {}}
+    paths: dict[str, Any] = {"artifacts": {}, "guided": {}, "trained": {"skipped": "strip rows not run"}}
     if "reference_unet" in families:
         paths.update(setup_strips(work))
+        if trained is not None:
+            paths["trained"] = openvino_peer.setup(work, trained, _log)
     if "guided_classifier" in families:
         paths["guided"] = guided.setup(work, _log)
     return paths
@@ -149,6 +155,7 @@ def configurations(paths: dict[str, Any], tool: str | None) -> list[dict[str, An
     """Every configuration: name, kind, what it runs, precision, width and graph (strip rows, then
     guided_classifier rows)."""
     configs = strip_configurations(paths, tool) if paths.get("artifacts") else []
+    configs += openvino_peer.configurations(paths.get("trained", {"skipped": "not set up"}))
     return configs + guided.configurations(paths.get("guided", {}), tool)
 
 
@@ -221,7 +228,9 @@ def worker(config: dict[str, Any], paths: dict[str, Any], threads: int, warmup: 
         seconds, wall = _timed(guided.step(config, threads), images, warmup, runs)
         return _worker_result(seconds, wall, cores, load_before)
     strips = sorted(pathlib.Path(paths["strips"]).glob("*.tif"))
-    if kind == "seed":
+    if config.get("table") == "trained":  # the trained model: defectkit's artifacts and OpenVINO
+        seconds, wall = _timed(openvino_peer.make_inspector(config, threads).inspect, strips, warmup, runs)
+    elif kind == "seed":
         from benchmarks.seed_pipeline import SeedPipeline
 
         pipeline = SeedPipeline(pathlib.Path(paths["seed_onnx"]), threads)
@@ -513,6 +522,7 @@ def measure(args: argparse.Namespace, paths: dict[str, Any], tool: str | None) -
                 "load_average": [r["load_average"] for r in rounds],
                 "includes_file_read": config["kind"] != "tool",
                 **({"family": config["family"], "model": config["model"]} if "family" in config else {}),
+                **({"table": config["table"]} if "table" in config else {}),
             }
         )
     strip_rows = [r for r in rows if "family" not in r]
@@ -639,6 +649,14 @@ def main() -> None:
     parser.add_argument(
         "--tool", default=None, help="defectkit-bench binary (default: found on PATH or build/)"
     )
+    parser.add_argument(
+        "--trained",
+        type=pathlib.Path,
+        default=ROOT / "demo_out" / "reference_unet",
+        help="a trained reference_unet demo folder for the trained-model table (OpenVINO peers, "
+        "accuracy, throughput); default what `make demo` writes; 'none' skips it",
+    )
+    parser.add_argument("--throughput-s", type=float, default=8.0, help="seconds per throughput point")
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
     args = parser.parse_args()
     if args.worker:
@@ -648,7 +666,8 @@ def main() -> None:
         task = json.loads(args.worker)
         if task["task"] == "setup":
             families = tuple(task["families"])
-            paths = setup(pathlib.Path(task["work"]), families)
+            trained = pathlib.Path(task["trained"]) if task.get("trained") else None
+            paths = setup(pathlib.Path(task["work"]), families, trained)
             paths["gflop"] = {
                 f"{width} {graph}": gflop_per_strip(width, graph)
                 for width, graph in [(64, "seed"), (64, "tiles"), (64, "tiled"), (64, "full_frame")]
@@ -660,6 +679,9 @@ def main() -> None:
             result = worker(task["config"], task["paths"], task["threads"], task["warmup"], task["runs"])
         elif task["task"] == "gemm":
             result = gemm_peak(task["threads"])
+        elif task["task"] == "throughput":
+            strips = sorted(pathlib.Path(task["paths"]["strips"]).glob("*.tif"))
+            result = throughput.measure(task["spec"], strips, task["threads"], task["seconds"])
         elif task["task"] == "preprocessing":
             result = preprocessing(task["paths"], task["threads"], task["repeats"])
         else:
@@ -677,7 +699,8 @@ def main() -> None:
     _log(f"load average at start {machine['load_average']}")
     # Exports and model building run in a subprocess so that this process stays small: Linux
     # carries a parent's peak RSS into its children's ru_maxrss, which defectkit-bench reports.
-    paths = _subprocess("setup", {"work": str(args.work), "families": list(families)})
+    trained = str(args.trained) if args.trained and args.trained.name != "none" else None
+    paths = _subprocess("setup", {"work": str(args.work), "families": list(families), "trained": trained})
     setup_s = time.perf_counter() - started
     tool = args.tool or _find_tool()
     _log(f"defectkit-bench: {tool or 'not found (its rows are skipped)'}")
@@ -688,6 +711,13 @@ def main() -> None:
         _log("preprocessing")
         pre = _subprocess("preprocessing", {"paths": paths, "threads": args.threads, "repeats": 30})
     rows = measure(args, paths, tool)
+    concurrent = []
+    if "skipped" not in paths["trained"]:
+        artifacts = {f"trained {p.upper()}": paths["trained"][p] for p in ("int8", "fp32")}
+        for spec in throughput.plan(artifacts, args.threads):
+            _log(f"throughput: {spec['label']}, {spec['intra_op_threads']} intra-op, x{spec['concurrency']}")
+            payload = {"spec": spec, "paths": paths, "threads": args.threads, "seconds": args.throughput_s}
+            concurrent.append(_subprocess("throughput", payload))
     # The peak again after the configurations: on a shared machine one measurement can land in a
     # loaded moment; keep the better of the two (both are in the JSON).
     _log("GEMM peak again")
@@ -700,6 +730,7 @@ def main() -> None:
         row["fraction_of_peak"] = row["gflop_per_s"] / peak if peak else None
     width_study = latest_width_study()
     verdicts = targets(rows, pre, paths, width_study) if strips else []
+    verdicts += openvino_peer.targets(rows, paths["trained"])
     verdicts += guided.targets(rows, paths["guided"])
     _log("profiles of the missed targets' graphs")
     profiles = {}
@@ -740,6 +771,8 @@ def main() -> None:
             for key, entry in paths["guided"].items()
         },
         "width_study": width_study,
+        "trained": {k: v for k, v in paths["trained"].items() if k in TRAINED_KEYS},
+        "throughput": concurrent,
         "setup_s": setup_s,
         "total_s": time.perf_counter() - started,
     }

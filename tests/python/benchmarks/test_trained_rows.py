@@ -1,0 +1,108 @@
+"""The trained-model table of ``make bench``: OpenVINO peers' verdicts, the report, and the
+throughput measurement (one Inspector, several threads) on a tiny artifact.
+
+OpenVINO itself is a bench-only dependency: nothing here imports it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pathlib
+
+import pytest
+
+from runtime.artifacts import strip_values, write_artifact
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+OURS = {p: f"defectkit Python {p.upper()} full_frame (trained)" for p in ("fp32", "int8")}
+PEERS = ("OpenVINO INT8 (NNCF defaults)", "OpenVINO INT8 (NNCF accuracy control)")
+
+
+@pytest.fixture
+def modules(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    names = ("openvino_peer", "throughput", "report")
+    return tuple(importlib.import_module(f"benchmarks.{m}") for m in names)
+
+
+def _trained(image_auroc: dict[str, float]) -> dict:
+    configs = [
+        {"name": OURS["fp32"], "kind": "inspector", "precision": "fp32"},
+        {"name": OURS["int8"], "kind": "inspector", "precision": "int8"},
+        *({"name": name, "kind": "openvino", "precision": "int8"} for name in PEERS),
+    ]
+    accuracy = {c["name"]: {"image_auroc": image_auroc[c["name"]], "pixel_auroc": 0.99} for c in configs}
+    for entry in accuracy.values():
+        entry["strips"] = 100
+    return {"configs": configs, "accuracy": accuracy, "run": "demo_out/reference_unet/run"}
+
+
+def _rows(speeds: dict[str, float]) -> list[dict]:
+    stats = {"p50_ms": 10.0, "p90_ms": 12.0, "peak_rss_mib": 100.0, "graph": "full_frame", "table": "trained"}
+    return [{"name": n, "strips_per_s": s, "speedup_vs_seed": s / 0.5, **stats} for n, s in speeds.items()]
+
+
+def test_faster_and_as_accurate_meets_the_peer_targets(modules) -> None:
+    peer, _, _ = modules
+    trained = _trained({OURS["fp32"]: 0.98, OURS["int8"]: 0.98, PEERS[0]: 0.90, PEERS[1]: 0.97})
+    rows = _rows({OURS["fp32"]: 10.0, OURS["int8"]: 40.0, PEERS[0]: 30.0, PEERS[1]: 20.0})
+    verdicts = {v["target"]: v for v in peer.targets(rows, trained)}
+    assert verdicts["trained default INT8 (Python Inspector, read included) >= 70x the seed pipeline"]["met"]
+    assert verdicts["trained INT8 >= 2.5x FP32"]["met"]
+    for name in PEERS:
+        assert verdicts[f"defectkit INT8 at least as fast as {name} at equal or better image AUROC"]["met"]
+
+
+def test_slower_or_less_accurate_misses_them(modules) -> None:
+    peer, _, _ = modules
+    trained = _trained({OURS["fp32"]: 0.98, OURS["int8"]: 0.96, PEERS[0]: 0.90, PEERS[1]: 0.97})
+    rows = _rows({OURS["fp32"]: 10.0, OURS["int8"]: 20.0, PEERS[0]: 30.0, PEERS[1]: 10.0})
+    verdicts = peer.targets(rows, trained)
+    assert [v["met"] for v in verdicts] == [False, False, False, False]
+    # faster than the accuracy-control peer but less accurate: still missed, and the note says why
+    assert "worse" in verdicts[3]["measured"] and verdicts[3]["measured"].startswith("2.00x")
+
+
+def test_without_a_trained_demo_the_rows_are_skipped_with_the_reason(modules, tmp_path) -> None:
+    peer, _, report = modules
+    trained = peer.setup(tmp_path / "work", tmp_path / "demo_out" / "reference_unet", print)
+    assert "make demo" in trained["skipped"] and str(tmp_path / "demo_out") in trained["skipped"]
+    assert peer.configurations(trained) == [] and peer.targets([], trained) == []
+    assert "skipped: " in "\n".join(report._trained_table({"trained": trained}, []))
+
+
+def test_the_report_shows_accuracy_beside_speed(modules) -> None:
+    _, _, report = modules
+    trained = _trained({OURS["fp32"]: 0.98, OURS["int8"]: 0.981, PEERS[0]: 0.9, PEERS[1]: 0.972})
+    rows = _rows({OURS["fp32"]: 10.0, OURS["int8"]: 40.0, PEERS[0]: 30.0, PEERS[1]: 20.0})
+    text = "\n".join(report._trained_table({"trained": trained}, rows))
+    assert f"| {PEERS[0]} | full_frame | 10 | 12 | 30.00 | 60.0 | 100 | 0.900 | 0.990 |" in text
+
+
+def test_one_inspector_serves_several_threads(modules, tmp_path) -> None:
+    _, throughput, _ = modules
+    from defectkit.data.strip_io import write_strip
+
+    artifact = write_artifact(tmp_path / "tiled.onnx", "tiled", (37, 29))
+    strips = []
+    for seed in range(3):
+        strips.append(tmp_path / f"s{seed}.tif")
+        write_strip(strips[-1], strip_values(3, 37, 29, seed).astype("uint8"), compression=None)
+    plan = throughput.plan({"tiny": str(artifact)}, threads=2)
+    assert [(p["intra_op_threads"], p["concurrency"]) for p in plan] == [
+        (1, 1), (1, 2), (1, 4), (2, 1), (2, 2), (2, 4)
+    ]  # fmt: skip
+    results = [throughput.measure(spec, strips, 2, 0.3) for spec in plan if spec["intra_op_threads"] == 1]
+    assert all(r["strips"] > 0 and r["peak_rss_mib"] > 0 for r in results)
+    text = "\n".join(throughput.summary(results))
+    assert "| tiny | 1 |" in text and "Best here: tiny" in text
+
+
+def test_a_failing_inspection_is_raised_not_counted(modules, tmp_path) -> None:
+    _, throughput, _ = modules
+    import defectkit
+
+    artifact = write_artifact(tmp_path / "tiled.onnx", "tiled", (37, 29))
+    spec = {"label": "tiny", "artifact": str(artifact), "intra_op_threads": 1, "concurrency": 2}
+    with pytest.raises(defectkit.Error):
+        throughput.measure(spec, [tmp_path / "missing.tif"], 1, 0.2)
