@@ -157,7 +157,7 @@ class _Exporter:
         groups = self.plan.float_groups(fp32.model)
         fixed = self.plan.fixed_float(fp32.model)
         nodes = list(dict.fromkeys([*fixed, *(n for group in islands for n in groups[group])]))
-        model = self.calibration(fp32, method).quantize(nodes)
+        model = self.calibration(fp32, method).quantize(nodes, self.plan.quantization())
         suffix = "".join(f" +{g}" for g in islands)
         return Candidate(
             name=f"int8 {fp32.kind} {method}{suffix}",
@@ -237,6 +237,7 @@ def _choose_int8(
         "versus_own_fp32": {m.metric: m.drop for m in versus_fp32.metrics.values()},
         "calibration": str(options.calib) if options.calib else "the family's training samples",
         "calibration_samples": options.calibration_count,
+        "quantization": exporter.plan.quantization() or "every op type ONNX Runtime quantises, QDQ",
     }
 
 

@@ -13,6 +13,7 @@ import logging
 import pathlib
 import tempfile
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import onnx
@@ -103,14 +104,15 @@ class Calibration:
             calibrator.collect_data(_Feeds(feeds))
             save_tensors_data(calibrator.compute_data(), self.cache_path)
 
-    def quantize(self, exclude: Sequence[str] = ()) -> onnx.ModelProto:
-        """QDQ INT8 (uint8 activations, per-channel int8 weights), ``exclude`` left in float."""
+    def quantize(self, exclude: Sequence[str] = (), options: dict[str, Any] | None = None) -> onnx.ModelProto:
+        """QDQ INT8 (uint8 activations, per-channel int8 weights), ``exclude`` left in float;
+        ``options``: ``op_types_to_quantize`` and ``extra_options`` (``ExportPlan.quantization``)."""
         target = pathlib.Path(self._tmp.name) / "int8.onnx"
         with _quiet():
-            self._quantize(target, exclude)
+            self._quantize(target, exclude, options or {})
         return onnx.load(target)
 
-    def _quantize(self, target: pathlib.Path, exclude: Sequence[str]) -> None:
+    def _quantize(self, target: pathlib.Path, exclude: Sequence[str], options: dict[str, Any]) -> None:
         quantize_static(
             str(self.model_path),
             str(target),
@@ -122,6 +124,8 @@ class Calibration:
             calibrate_method=CALIBRATION_METHODS[self.method],
             nodes_to_exclude=list(exclude),
             calibration_cache_path=str(self.cache_path),
+            op_types_to_quantize=options.get("op_types_to_quantize"),
+            extra_options=options.get("extra_options", {}),
         )
 
     def close(self) -> None:

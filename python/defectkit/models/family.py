@@ -125,6 +125,12 @@ class ExportPlan(abc.ABC):
         contract, not only their order. None by default."""
         return []
 
+    def quantization(self) -> dict[str, Any]:
+        """Options of ONNX Runtime's ``quantize_static`` beyond export's defaults (QDQ, per-channel
+        int8 weights, uint8 activations): ``op_types_to_quantize`` (default: every op type it can)
+        and ``extra_options``. Empty by default."""
+        return {}
+
     @abc.abstractmethod
     def accuracy(self, samples: Sequence[Any], heatmaps: list, scores: list[float]) -> dict:
         """Metrics of one candidate on ``samples``, with ``thresholds`` for the artifact."""

@@ -118,8 +118,14 @@ def test_int8_leaves_the_probability_heads_in_float(exported) -> None:
         assert all(not name.endswith("_DequantizeLinear_Output") for name in node.input), node.input
     # ... and only they: the attention softmaxes also reach the outputs, and a first version kept
     # everything after them in float (5 of 104 GEMMs in INT8 on ViT-S).
+    # (Except a float island the gate chose: this two-epoch model's may need one.)
+    from defectkit.models.guided_classifier.export_plan import ImageExportPlan
+
+    report = json.loads((out / "export_report.json").read_text())
+    groups = ImageExportPlan.float_groups(None, onnx.load(out / "model_fp32.onnx"))
+    islands = {name for group in report["int8"]["float_islands"] for name in groups[group]}
     producer = {name: n for n in model.graph.node for name in n.output}
-    gemms = [n for n in model.graph.node if n.op_type in ("MatMul", "Gemm")]
+    gemms = [n for n in model.graph.node if n.op_type in ("MatMul", "Gemm") and n.name not in islands]
     quantised = [
         n for n in gemms if producer.get(n.input[0]) and producer[n.input[0]].op_type == "DequantizeLinear"
     ]
