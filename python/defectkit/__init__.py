@@ -18,19 +18,16 @@ from defectkit.errors import (
     ModelError,
     UnsupportedFormatError,
 )
+from defectkit.image_runtime import Classification, ImageClassifier, decode_image, read_image
 from defectkit.runtime import (
     ArtifactSession,
-    Classification,
-    ImageClassifier,
     Inspection,
     Inspector,
     Model,
     Region,
-    decode_image,
     native_info,
     onnxruntime_library_path,
     read_artifact_metadata,
-    read_image,
     read_strip,
 )
 
