@@ -178,11 +178,12 @@ def configurations(trained: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _configurations(trained: dict[str, Any]) -> list[dict[str, Any]]:
-    import defectkit
-
+    # Which graph each shipped artifact is: export's report says (no session needed to ask).
+    report = json.loads((pathlib.Path(trained["fp32"]).parent / "export_report.json").read_text())
+    graphs = {"fp32": report["graph"], "int8": report["int8"]["graph"]}
     rows = []
     for precision in ("fp32", "int8"):
-        graph = defectkit.Inspector(trained[precision]).metadata["graph"]
+        graph = graphs[precision]
         rows.append({"name": f"defectkit Python {precision.upper()} {graph} (trained)", "kind": "inspector",
                      "artifact": trained[precision], "precision": precision, "graph": graph})  # fmt: skip
     files = trained["files"]
