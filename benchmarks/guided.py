@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from benchmarks import cache
+
 MODELS: dict[str, dict[str, Any]] = {
     "vits14_224": {
         "label": "ViT-S/14 224",
@@ -149,10 +151,11 @@ def setup(work: pathlib.Path, log: Callable[[str], None], keys: tuple[str, ...] 
         if not (run / "best.pt").is_file():
             write_random_guided_run(run, data, config)
         artifact = work / f"export_guided_{key}"
-        if not (artifact / "model_int8.onnx").is_file():
+        if not cache.is_current(artifact, "guided_classifier"):
             log(f"exporting guided_classifier {MODELS[key]['label']}, FP32 + INT8 (random weights)")
             start = time.perf_counter()
             export_guided(run, artifact, data)
+            cache.mark_current(artifact, "guided_classifier")
             log(f"  took {time.perf_counter() - start:.0f} s")
         report = json.loads((artifact / "export_report.json").read_text())
         out[key] = {

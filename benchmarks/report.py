@@ -202,21 +202,18 @@ CLOSING = {
     "w64": "fuse the per-tile work further (full-frame INT8 is the lever: no overlap recompute), keep "
     "Resize/Concat in INT8, and use all cores with no other load.",
     "default": "the gap is compute efficiency, not FLOPs: width 16 convolutions (16-128 channels) run far "
-    "below the GEMM peak. Close it with the full-frame graph (0.65x the FLOPs of 18 overlapping tiles), "
-    "a softmax replaced by sigmoid(l1 - l0) on the defect logit only, nearest/transposed-conv upsampling "
-    "instead of bilinear Resize, NHWC INT8 end to end (no Reorder/Quantize between layers), or width 8 "
-    "if the width study's accuracy allows it.",
-    "int8": "at width 16 the INT8 graph spends its time outside QLinearConv (float islands, Softmax, Resize, "
+    "below the GEMM peak. Done so far: the head is one folded defect logit and a Sigmoid (no float "
+    "softmax). Left: the full-frame graph where the gate allows it (0.65x the FLOPs of 18 overlapping "
+    "tiles), nearest/transposed-conv upsampling instead of bilinear Resize (a retrain), NHWC INT8 end to "
+    "end (no Reorder/Quantize between layers), or width 8 if the width study's accuracy allows it.",
+    "int8": "at width 16 the INT8 graph spends its time outside QLinearConv (float islands, Resize, "
     "Quantize/Dequantize and NCHWc reorders) and the convolutions are too thin to gain 4x from VNNI; "
-    "quantise the head and upsampling too, and drop the float softmax (see above).",
-    "guided_ort_fp32": "export quantises every op type ONNX Runtime's quantiser knows, so LayerNorm, GELU, "
-    "the attention Softmax (QLinearSoftmax), the residual Adds and layer-scale Muls run as QLinear* kernels "
-    "or between Quantize/Dequantize pairs, and every GEMM's output is quantised again only to be dequantised "
-    "for the next float op. Quantise only MatMul/Gemm/Conv (quantize_static op_types_to_quantize) and leave "
-    "MatMul/Gemm outputs in float (extra_options OpTypesToExcludeOutputQuantization=['MatMul', 'Gemm']: ONNX "
-    "Runtime then runs QGemm and MatMulIntegerToFloat with float outputs), optionally with the attention's "
-    "activation x activation MatMuls in float (by node name: the QDQ quantiser ignores MatMulConstBOnly); "
-    "`python -m benchmarks.guided_int8` measures each setting (results/guided_int8-*.md).",
+    "quantise the upsampling too and keep the gate's float islands few (see above).",
+    "guided_ort_fp32": "export already quantises only MatMul/Gemm/Conv with GEMM outputs in float "
+    "(ImageExportPlan.quantization; `python -m benchmarks.guided_int8` measured the settings). What is left "
+    "is float work between the GEMMs (GELU, LayerNorm, the layer-scale Muls, the activation "
+    "QuantizeLinear before each GEMM) and the attention's activation x activation products: fold the "
+    "layer scales into the projection weights before export, and fuse the quantisation into LayerNorm.",
     "guided_torch": "PyTorch eager runs the same graph op by op without fusions; the INT8 runtime's lead "
     "over it grows with the fixes above.",
     "preprocessing": "the native read is one copy of the file into the tensor; what is left is the page "

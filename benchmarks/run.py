@@ -35,7 +35,7 @@ import sys
 import time
 from typing import Any
 
-from benchmarks import guided, openvino_peer, throughput
+from benchmarks import cache, guided, openvino_peer, throughput
 from defectkit.benchmarking import (
     SCHEMA_VERSION,
     latency_summary,
@@ -128,7 +128,7 @@ def setup_strips(work: pathlib.Path) -> dict[str, Any]:
         if not (run / "best.pt").is_file():
             write_random_run(run, data, width)
         out = work / f"export_w{width}_{graph}"
-        if not (out / "model_int8.onnx").is_file():
+        if not cache.is_current(out, "reference_unet"):
             _log(f"exporting width {width}, graph {graph}, FP32 + INT8 (random weights)")
             start = time.perf_counter()
             export_run(
@@ -147,6 +147,7 @@ def setup_strips(work: pathlib.Path) -> dict[str, Any]:
                     methods=("minmax",),
                 )
             )
+            cache.mark_current(out, "reference_unet")
             _log(f"  took {time.perf_counter() - start:.0f} s")
         report = json.loads((out / "export_report.json").read_text())
         artifacts[f"w{width}_{graph}"] = {"out": str(out), "graph": report["graph"], "report": report}

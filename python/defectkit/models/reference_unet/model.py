@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from defectkit.errors import InvalidArgumentError
@@ -136,14 +137,32 @@ class Decoder(nn.Module):
         # A Sequential of one conv, as in DRAEM, so checkpoint keys read fin_out.0.*.
         self.fin_out = nn.Sequential(nn.Conv2d(w, num_classes, kernel_size=3, padding=1))
 
-    def forward(self, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def trunk(self, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """The six encoder maps -> (N, w, H, W), the features the classifier conv reads."""
         b1, b2, b3, b4, b5, b6 = features
         x = self.db_b(torch.cat((self.up_b(b6), b5), dim=1))  # (N, 8w, H/16, W/16)
         x = self.db1(torch.cat((self.up1(x), b4), dim=1))  # (N, 4w, H/8, W/8)
         x = self.db2(torch.cat((self.up2(x), b3), dim=1))  # (N, 2w, H/4, W/4)
         x = self.db3(torch.cat((self.up3(x), b2), dim=1))  # (N, w, H/2, W/2)
-        x = self.db4(torch.cat((self.up4(x), b1), dim=1))  # (N, w, H, W)
-        return self.fin_out(x)  # (N, num_classes, H, W)
+        return self.db4(torch.cat((self.up4(x), b1), dim=1))  # (N, w, H, W)
+
+    def forward(self, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return self.fin_out(self.trunk(features))  # (N, num_classes, H, W)
+
+    def defect_logit(self, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """(N, 1, H, W) ``l1 - l0`` of a two-class head, from one folded output channel.
+
+        ``softmax(l)[1] == sigmoid(l1 - l0)`` exactly, and the classifier conv is linear, so
+        one conv channel with weights ``W1 - W0`` and bias ``b1 - b0`` gives the same
+        probability as the trained two-channel head: the exported graph ends in a one-channel
+        conv and a Sigmoid (an INT8 kernel) instead of a two-channel conv and a float Softmax,
+        which took 10 % of the width-16 INT8 kernel time (benchmarks/results/2026-11-23-vm.md).
+        Checkpoints keep the two-channel head, so nothing is retrained.
+        """
+        conv = self.fin_out[0]
+        weight = conv.weight[1:2] - conv.weight[0:1]  # (1, w, 3, 3)
+        bias = conv.bias[1:2] - conv.bias[0:1]  # (1,)
+        return F.conv2d(self.trunk(features), weight, bias, padding=1)
 
 
 class ReferenceUNetOutput(NamedTuple):
@@ -153,7 +172,7 @@ class ReferenceUNetOutput(NamedTuple):
 
 
 def defect_probability_of(logits: torch.Tensor) -> torch.Tensor:
-    """(N, 2, H, W) logits -> (N, 1, H, W) defect probability: the one place the head is computed."""
+    """(N, 2, H, W) logits -> (N, 1, H, W) defect probability (class 1), as the loss sees it."""
     return torch.softmax(logits, dim=1)[:, 1:2]
 
 
@@ -194,14 +213,20 @@ class ReferenceUNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor | ReferenceUNetOutput:
         """Training mode: the logits the loss takes. Eval mode: :class:`ReferenceUNetOutput`, the
         exported outputs (the export contract)."""
-        logits = self.logits(x)  # (N, num_classes, H, W)
         if self.training:
-            return logits
-        return ReferenceUNetOutput(heatmap=defect_probability_of(logits))
+            return self.logits(x)  # (N, num_classes, H, W)
+        return ReferenceUNetOutput(heatmap=self.defect_probability(x))
 
     def defect_probability(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, H, W) in [0, 1] -> (N, 1, H, W) defect probability, in either mode."""
-        return defect_probability_of(self.logits(x))
+        """(N, C, H, W) in [0, 1] -> (N, 1, H, W) defect probability, in either mode.
+
+        Two classes (the default): ``sigmoid`` of the folded defect logit
+        (:meth:`Decoder.defect_logit`), equal to the softmax of the two logits.
+        """
+        if self.config.num_classes != 2:
+            return defect_probability_of(self.logits(x))
+        self._check_input(x)
+        return torch.sigmoid(self.decoder_segment.defect_logit(self.encoder_segment(x)))
 
     def _check_input(self, x: torch.Tensor) -> None:
         # Evaluated on Python ints at trace time: an export with static shapes carries no trace of it.

@@ -40,18 +40,19 @@ __all__ = ["StripExportPlan", "node_groups"]
 def node_groups(model: onnx.ModelProto) -> dict[str, list[str]]:
     """The parts of an exported strip graph that may be kept in float, by name.
 
-    - ``head``: the softmax and everything after it (stitching, ROI, the image score): the
-      probabilities whose ranking the AUROCs measure.
+    - ``head``: the sigmoid (a softmax in graphs exported before the folded head) and
+      everything after it (stitching, ROI, the image score): the probabilities whose ranking
+      the AUROCs measure.
     - ``input``: everything before the first convolution (scaling, channel slicing, tiling).
     - ``first_conv`` / ``last_conv``: the network's first convolution and its classifier.
     - ``upsample``: the decoder's bilinear Resize ops.
     """
     nodes = list(model.graph.node)
     convs = [n for n in nodes if n.op_type == "Conv"]
-    softmax = next((n for n in nodes if n.op_type == "Softmax"), None)
+    squash = next((n for n in nodes if n.op_type in ("Sigmoid", "Softmax")), None)
     groups: dict[str, list[str]] = {}
-    if softmax is not None:
-        groups["head"] = downstream(model, softmax)
+    if squash is not None:
+        groups["head"] = downstream(model, squash)
     if convs:
         network = set(downstream(model, convs[0]))
         groups["input"] = [n.name for n in nodes if n.name not in network]

@@ -120,6 +120,24 @@ def test_artifacts_run_in_plain_onnxruntime(auto, fixture_run) -> None:
         assert heatmap.min() >= 0.0 and heatmap.max() <= 1.0
 
 
+def test_the_head_is_one_folded_channel_and_a_sigmoid(auto) -> None:
+    """The two-class head exports as one conv channel (W1 - W0) and a Sigmoid: no Softmax in
+    either artifact, and the INT8 graph quantises the sigmoid's input like the rest."""
+    import onnx
+
+    out, _ = auto
+    for name in ("model_fp32.onnx", "model_int8.onnx"):
+        graph = onnx.load(out / name).graph
+        ops = [n.op_type for n in graph.node]
+        assert "Softmax" not in ops, name
+        assert sum(op in ("Sigmoid", "QLinearSigmoid") for op in ops) == 1, name
+    fp32 = onnx.load(out / "model_fp32.onnx").graph
+    sigmoid = next(n for n in fp32.node if n.op_type == "Sigmoid")
+    head = next(n for n in fp32.node if sigmoid.input[0] in n.output)
+    weights = {t.name: t for t in fp32.initializer}
+    assert head.op_type == "Conv" and weights[head.input[1]].dims[0] == 1
+
+
 def test_metadata_reads_back_as_written(auto) -> None:
     """Format 2 through the Python schema and the native parser alike (docs/ARTIFACT.md)."""
     out, report = auto
