@@ -28,6 +28,13 @@ __all__ = ["ReferenceUNet", "ReferenceUNetOutput", "count_flops"]
 
 # Five 2x max-pools between the six encoder blocks: H and W must survive them exactly.
 SIZE_MULTIPLE = 32
+# Channel counts ONNX Runtime's INT8 convolution runs well, measured at 992 x 192 on 2 cores by
+# experiments/reference_unet/conv_channels.py (results/conv_channels-2026-11-30.md): 3 input
+# channels take 1.9x the time of 4, and 1-8 output channels 2.0-2.8x the time of 16. Eval mode (what export traces) pads the first conv's
+# input to a multiple of 4 with zero weights and computes the head's one logit in 16 identical
+# output channels, keeping the first: the same numbers, faster kernels, nothing retrained.
+INPUT_CHANNEL_MULTIPLE = 4
+HEAD_LANES = 16
 
 
 def double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -69,15 +76,28 @@ class Encoder(nn.Module):
         self.block5 = double_conv(8 * w, 8 * w)
         self.mp5 = nn.MaxPool2d(2)
         self.block6 = double_conv(8 * w, 8 * w)
+        self.pad_input = True  # eval mode pads the first conv's input (INPUT_CHANNEL_MULTIPLE)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        b1 = self.block1(x)  # (N, w, H, W)
+        padded = self.pad_input and not self.training
+        b1 = self._padded_block1(x) if padded else self.block1(x)  # (N, w, H, W)
         b2 = self.block2(self.mp1(b1))  # (N, 2w, H/2, W/2)
         b3 = self.block3(self.mp2(b2))  # (N, 4w, H/4, W/4)
         b4 = self.block4(self.mp3(b3))  # (N, 8w, H/8, W/8)
         b5 = self.block5(self.mp4(b4))  # (N, 8w, H/16, W/16)
         b6 = self.block6(self.mp5(b5))  # (N, 8w, H/32, W/32)
         return b1, b2, b3, b4, b5, b6
+
+    def _padded_block1(self, x: torch.Tensor) -> torch.Tensor:
+        """``block1(x)`` with the input padded to a multiple of INPUT_CHANNEL_MULTIPLE channels
+        (zeros, read by zero weights): equal to ``block1(x)``."""
+        conv = self.block1[0]
+        pad = -conv.in_channels % INPUT_CHANNEL_MULTIPLE
+        if conv.in_channels == 1 or pad == 0:  # one channel: padding would multiply the work
+            return self.block1(x)
+        zeros = conv.weight.new_zeros(conv.out_channels, pad, *conv.kernel_size)
+        weight = torch.cat((conv.weight, zeros), dim=1)  # (w, C + pad, 3, 3); a traced shape
+        return self.block1[1:](F.conv2d(F.pad(x, (0, 0, 0, 0, 0, pad)), weight, conv.bias, padding=1))
 
 
 class ComparingEncoder(nn.Module):
@@ -157,12 +177,13 @@ class Decoder(nn.Module):
         probability as the trained two-channel head: the exported graph ends in a one-channel
         conv and a Sigmoid (an INT8 kernel) instead of a two-channel conv and a float Softmax,
         which took 10 % of the width-16 INT8 kernel time (benchmarks/results/2026-11-23-vm.md).
-        Checkpoints keep the two-channel head, so nothing is retrained.
+        The logit is computed in HEAD_LANES identical channels and the first kept (see
+        HEAD_LANES). Checkpoints keep the two-channel head, so nothing is retrained.
         """
         conv = self.fin_out[0]
-        weight = conv.weight[1:2] - conv.weight[0:1]  # (1, w, 3, 3)
-        bias = conv.bias[1:2] - conv.bias[0:1]  # (1,)
-        return F.conv2d(self.trunk(features), weight, bias, padding=1)
+        weight = (conv.weight[1:2] - conv.weight[0:1]).expand(HEAD_LANES, -1, -1, -1)  # (16, w, 3, 3)
+        bias = (conv.bias[1:2] - conv.bias[0:1]).expand(HEAD_LANES)  # (16,)
+        return F.conv2d(self.trunk(features), weight, bias, padding=1)[:, :1]
 
 
 class ReferenceUNetOutput(NamedTuple):
@@ -261,10 +282,18 @@ def count_flops(model: nn.Module, height: int, width: int) -> float:
     parameter = next(model.parameters())
     x = torch.zeros(1, in_channels, height, width, dtype=parameter.dtype, device=parameter.device)
     was_training = model.training
+    encoders: list[Encoder] = []
     model.eval()
     try:
         with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-            model(x)
+            # The trained network's logits: the work that matters, not the zero-weight input
+            # channel and repeated head lanes eval mode adds for the INT8 kernels' sake.
+            encoders = [m for m in model.modules() if isinstance(m, Encoder)]
+            for encoder in encoders:
+                encoder.pad_input = False
+            model.logits(x) if hasattr(model, "logits") else model(x)
     finally:
+        for encoder in encoders:
+            encoder.pad_input = True
         model.train(was_training)
     return counter.get_total_flops() / 1e9
