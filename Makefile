@@ -150,8 +150,12 @@ demo: setup
 # (the tool lands in $(VENV)/bin), and the bench extra (OpenVINO, NNCF) for the peer rows.
 # BENCH_ARGS passes options on (make bench BENCH_ARGS=--help).
 BENCH_STAMP := $(VENV)/.bench.stamp
+# ONNX Runtime built with OpenVINO's execution provider (it bundles OpenVINO), beside the venv's
+# onnxruntime (both are the `onnxruntime` module): the runtime opens its library by path.
+ORT_OPENVINO := .deps/onnxruntime-openvino
 $(BENCH_STAMP): $(DEPS_STAMP) pyproject.toml
 	$(PIP) install -q $$($(PY) scripts/list_extras.py bench)
+	$(PIP) install -q --no-deps --upgrade --target $(ORT_OPENVINO) onnxruntime-openvino==1.24.1
 	touch $@
 
 bench: setup $(BENCH_STAMP)

@@ -241,8 +241,11 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     session_options.SetIntraOpNumThreads(options.intra_op_threads);
     session_options.SetInterOpNumThreads(options.inter_op_threads);
     session_options.SetGraphOptimizationLevel(ort_level(options.graph_optimization));
+    // The environment first: appending a provider loads its library, which logs through the
+    // environment's default logger (OpenVINO's provider aborted the load without one).
+    Ort::Env& env = shared_env();
     impl->provider = configure_provider(session_options, options.execution_provider, ort);
-    impl->session = Ort::Session(shared_env(), path.c_str(), session_options);
+    impl->session = Ort::Session(env, path.c_str(), session_options);
     impl->cpu = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
   } catch (const Ort::Exception& e) {
     rethrow_ort(e, ErrorCode::kModel, path + ": ONNX Runtime cannot load this model");
