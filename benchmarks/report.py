@@ -210,10 +210,12 @@ CLOSING = {
     "Quantize/Dequantize and NCHWc reorders) and the convolutions are too thin to gain 4x from VNNI; "
     "quantise the upsampling too and keep the gate's float islands few (see above).",
     "guided_ort_fp32": "export already quantises only MatMul/Gemm/Conv with GEMM outputs in float "
-    "(ImageExportPlan.quantization; `python -m benchmarks.guided_int8` measured the settings). What is left "
-    "is float work between the GEMMs (GELU, LayerNorm, the layer-scale Muls, the activation "
-    "QuantizeLinear before each GEMM) and the attention's activation x activation products: fold the "
-    "layer scales into the projection weights before export, and fuse the quantisation into LayerNorm.",
+    "(ImageExportPlan.quantization; `python -m benchmarks.guided_int8` measured the settings). Folding the "
+    "layer scales into the projection weights removed 24 Muls and no measurable time "
+    "(`python -m benchmarks.guided_layer_scale`). What is left is float work between the GEMMs "
+    "(GELU, LayerNorm, the activation QuantizeLinear before each GEMM), the attention's activation x "
+    "activation products, and ~800 nodes dispatched one by one on 2 threads: a runtime that fuses them "
+    "(the OpenVINO EP row, where measured) or fused quantised attention/LayerNorm kernels.",
     "guided_torch": "PyTorch eager runs the same graph op by op without fusions; the INT8 runtime's lead "
     "over it grows with the fixes above.",
     "trained": "see docs/experiments/reference_unet.md (an INT8-friendly strip graph): thin convolutions are "
