@@ -526,6 +526,7 @@ def measure(args: argparse.Namespace, paths: dict[str, Any], tool: str | None) -
                 "includes_file_read": config["kind"] != "tool",
                 **({"family": config["family"], "model": config["model"]} if "family" in config else {}),
                 **({"table": config["table"]} if "table" in config else {}),
+                **({"provider": config["provider"]} if "provider" in config else {}),
             }
         )
     strip_rows = [r for r in rows if "family" not in r]

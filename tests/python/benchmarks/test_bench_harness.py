@@ -60,8 +60,9 @@ def _fake_guided(guided, tmp_path: pathlib.Path) -> dict:
     }  # fmt: skip
 
 
-def test_configurations_list_every_guided_row_beside_the_strip_rows(bench, tmp_path) -> None:
+def test_configurations_list_every_guided_row_beside_the_strip_rows(bench, tmp_path, monkeypatch) -> None:
     run, guided = bench
+    monkeypatch.setattr(guided, "openvino_ep_library", lambda: None)  # `make bench` had not installed it
     paths = {"artifacts": {}, "guided": _fake_guided(guided, tmp_path)}
     names = [c["name"] for c in run.configurations(paths, tool="defectkit-bench")]
     for label in ("ViT-S/14 224", "demo ViT 128"):
@@ -77,8 +78,9 @@ def test_configurations_list_every_guided_row_beside_the_strip_rows(bench, tmp_p
     assert ort["artifact"].endswith("model_fp32.onnx")
 
 
-def test_ratios_and_targets_of_guided_rows(bench, tmp_path) -> None:
+def test_ratios_and_targets_of_guided_rows(bench, tmp_path, monkeypatch) -> None:
     run, guided = bench
+    monkeypatch.setattr(guided, "openvino_ep_library", lambda: None)
     guided_paths = _fake_guided(guided, tmp_path)
     speeds = {"guided_torch": 1.0, "guided_ort": 4.0, "classifier": 12.0, "tool": 9.0}
     rows = []
@@ -95,6 +97,26 @@ def test_ratios_and_targets_of_guided_rows(bench, tmp_path) -> None:
     assert [v["met"] for v in verdicts] == [True, True]
     assert all("RANDOM" in v["accuracy"] for v in verdicts)
     assert "decoded once" in verdicts[0]["measured"]  # the tool's ratio beside the judged row
+
+
+def test_the_openvino_ep_row_is_judged_on_its_own(bench, tmp_path, monkeypatch) -> None:
+    """With the OpenVINO EP's library installed, the ViT INT8 artifact runs on it too, and the
+    targets are judged for each provider apart: the slower CPU row is not hidden behind it."""
+    run, guided = bench
+    monkeypatch.setattr(guided, "openvino_ep_library", lambda: "/opt/ov/libonnxruntime.so.1")
+    guided_paths = _fake_guided(guided, tmp_path)
+    configs = run.configurations({"guided": guided_paths}, tool=None)
+    on_ep = [c for c in configs if c.get("provider") == "openvino"]
+    assert [c["name"] for c in on_ep] == [f"defectkit Python {m['label']} INT8, OpenVINO EP" for m in guided.MODELS.values()]
+    assert all(c["library"] == "/opt/ov/libonnxruntime.so.1" and c["artifact"].endswith("model_int8.onnx") for c in on_ep)
+    speeds = {"guided_torch": 1.0, "guided_ort": 4.0, "classifier": 6.0}
+    rows = [{**c, "strips_per_s": speeds[c["kind"]] * (4.0 if c.get("provider") else 1.0)} for c in configs]
+    guided.add_ratios(rows)
+    gate = {"int8": {"gate": {"passed": True}}}
+    verdicts = guided.targets(rows, {key: {"report": gate} for key in guided_paths})
+    assert [("OpenVINO EP" in v["target"], v["met"]) for v in verdicts] == [
+        (False, False), (False, True), (True, True), (True, True)
+    ]  # CPU: 1.5x ORT FP32 (missed), 6x PyTorch; EP: 6x and 24x
 
 
 def test_a_random_guided_run_exports_and_every_timed_step_runs(bench, tmp_path) -> None:
@@ -129,8 +151,9 @@ def test_a_random_guided_run_exports_and_every_timed_step_runs(bench, tmp_path) 
         assert np.isclose(float(np.asarray(probabilities).sum()), 1.0, atol=tolerance)
 
 
-def test_the_guided_report_renders_without_strip_rows(bench, tmp_path) -> None:
+def test_the_guided_report_renders_without_strip_rows(bench, tmp_path, monkeypatch) -> None:
     run, guided = bench
+    monkeypatch.setattr(guided, "openvino_ep_library", lambda: None)
     from benchmarks import report
 
     guided_paths = _fake_guided(guided, tmp_path)

@@ -63,22 +63,29 @@ def test_slower_or_less_accurate_misses_them(modules) -> None:
     assert "worse" in verdicts[3]["measured"] and verdicts[3]["measured"].startswith("2.00x")
 
 
-def test_the_openvino_provider_row_is_judged_beside_the_cpu_one(modules) -> None:
-    """The same INT8 artifact on ONNX Runtime's OpenVINO provider gets its own verdicts; the CPU
-    row stays the one the INT8 >= 2.5x FP32 target reads."""
+def test_the_openvino_provider_rows_are_judged_beside_the_cpu_ones(modules) -> None:
+    """The same FP32 and INT8 artifacts on ONNX Runtime's OpenVINO provider get their own
+    verdicts: INT8 over FP32 per provider (never INT8 on one over FP32 on the other), x seed and
+    against the OpenVINO peers."""
     peer, _, _ = modules
-    on_ep = "defectkit Python INT8 full_frame, OpenVINO EP (trained)"
+    on_ep = {p: f"defectkit Python {p.upper()} full_frame, OpenVINO EP (trained)" for p in ("fp32", "int8")}
     trained = _trained({OURS["fp32"]: 0.98, OURS["int8"]: 0.98, PEERS[0]: 0.90, PEERS[1]: 0.97})
-    trained["configs"].append({"name": on_ep, "kind": "inspector", "precision": "int8", "provider": "openvino",
-                               "library": "/x/libonnxruntime.so.1"})  # fmt: skip
-    trained["accuracy"][on_ep] = {"image_auroc": 0.98, "pixel_auroc": 0.99, "strips": 100}
-    rows = _rows({OURS["fp32"]: 10.0, OURS["int8"]: 20.0, PEERS[0]: 30.0, PEERS[1]: 20.0, on_ep: 40.0})
+    for precision, name in on_ep.items():
+        trained["configs"].append({"name": name, "kind": "inspector", "precision": precision,
+                                   "provider": "openvino", "library": "/x/libonnxruntime.so.1"})  # fmt: skip
+        trained["accuracy"][name] = {"image_auroc": 0.98, "pixel_auroc": 0.99, "strips": 100}
+    rows = _rows({OURS["fp32"]: 10.0, OURS["int8"]: 20.0, PEERS[0]: 30.0, PEERS[1]: 20.0,
+                  on_ep["fp32"]: 12.0, on_ep["int8"]: 40.0})  # fmt: skip
     verdicts = {v["target"]: v for v in peer.targets(rows, trained)}
-    assert verdicts["trained INT8 >= 2.5x FP32"]["measured"].startswith("2.00x")  # the CPU row
+    assert verdicts["trained INT8 >= 2.5x FP32"]["measured"].startswith("2.00x")  # the CPU rows
+    assert not verdicts["trained INT8 >= 2.5x FP32"]["met"]
+    assert verdicts["trained INT8 >= 2.5x FP32 on the OpenVINO EP"]["measured"].startswith("3.33x")
+    assert verdicts["trained INT8 >= 2.5x FP32 on the OpenVINO EP"]["met"]
     assert verdicts["trained default INT8 on the OpenVINO EP (Python Inspector, read included) >= 70x the seed"]["met"]
     for name in PEERS:
         assert verdicts[f"defectkit INT8 on the OpenVINO EP at least as fast as {name} at equal or better image AUROC"]["met"]
     assert not verdicts[f"defectkit INT8 at least as fast as {PEERS[0]} at equal or better image AUROC"]["met"]
+    assert len(verdicts) == 8  # 2 x seed, 2 INT8 / FP32, 4 peer comparisons: the FP32 EP row judged once
 
 
 def test_without_a_trained_demo_the_rows_are_skipped_with_the_reason(modules, tmp_path) -> None:
