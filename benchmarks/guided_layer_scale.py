@@ -43,7 +43,7 @@ import torch
 from benchmarks import guided
 from defectkit.evaluation.evidence import paired_time_ratio
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 MODEL = "vits14_224"
 # Where each backbone's residual branch ends: the linear whose output the layer scale multiplies.

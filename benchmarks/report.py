@@ -211,7 +211,7 @@ CLOSING = {
     "quantise the upsampling too and keep the gate's float islands few (see above).",
     "guided_ort_fp32": "export already quantises only MatMul/Gemm/Conv with GEMM outputs in float "
     "(ImageExportPlan.quantization; `python -m benchmarks.guided_int8` measured the settings). Folding the "
-    "layer scales into the projection weights removed 24 Muls and no measurable time "
+    "layer scales into the projection weights removes 24 Muls and no measurable time "
     "(`python -m benchmarks.guided_layer_scale`). What is left is float work between the GEMMs "
     "(GELU, LayerNorm, the activation QuantizeLinear before each GEMM), the attention's activation x "
     "activation products, and ~800 nodes dispatched one by one on 2 threads: a runtime that fuses them "
