@@ -199,10 +199,10 @@ def configurations(guided: dict[str, Any], tool: str | None) -> list[dict[str, A
                      "artifact": artifact, **common}
                 )  # fmt: skip
         if library := openvino_ep_library():  # the same INT8 artifact on ONNX Runtime's OpenVINO EP
+            int8 = str(pathlib.Path(entry["out"]) / "model_int8.onnx")
             configs.append(
-                {"name": f"defectkit Python {label} INT8, OpenVINO EP", "kind": "classifier", "precision": "int8",
-                 "artifact": str(pathlib.Path(entry["out"]) / "model_int8.onnx"), "provider": "openvino",
-                 "library": library, **common}
+                {"name": f"defectkit Python {label} INT8, OpenVINO EP", "kind": "classifier",
+                 "precision": "int8", "artifact": int8, "provider": "openvino", "library": library, **common}
             )  # fmt: skip
     return configs
 
@@ -290,6 +290,7 @@ def targets(rows: list[dict[str, Any]], guided: dict[str, Any]) -> list[dict[str
                     "profile": f"guided_{TARGET_MODEL}",
                     "met": int8[baseline] >= TARGETS[key],
                     "accuracy": accuracy,
+                    **({"profile_of": "the CPU provider (the EP is not profiled)"} if where else {}),
                 }
             )
     return out

@@ -125,9 +125,9 @@ def measure(args: argparse.Namespace) -> dict:
     inputs = [{"image": read_image(p)[None]} for p in sorted(images.glob("*.png"))]
     difference = {}
     for precision in ("fp32", "int8"):  # the fold must not change what the artifact computes
-        pairs = [(sessions["shipped", precision], sessions["folded", precision])]
-        gaps = [abs(float(a.run(None, f)[0][0, 1] - b.run(None, f)[0][0, 1]))
-                for a, b in pairs for f in ({"image": read_image(r.path)[None]} for r in read_split(data, "val"))]  # fmt: skip
+        a, b = sessions["shipped", precision], sessions["folded", precision]
+        feeds = [{"image": read_image(r.path)[None]} for r in read_split(data, "val")]
+        gaps = [abs(float(a.run(None, f)[0][0, 1] - b.run(None, f)[0][0, 1])) for f in feeds]
         difference[precision] = max(gaps)
     for s in sessions.values():
         for feed in inputs[:2]:
@@ -178,9 +178,9 @@ def markdown(result: dict) -> str:
         "",
         "Command: `.venv/bin/python -m benchmarks.guided_layer_scale "
         f"--rounds {result['rounds']}`. ONNX Runtime {result['onnxruntime']}, {result['threads']} threads, "
-        f"{result['rounds']} interleaved rounds x {result['images_per_round']} images; load average at the end "
-        f"{result['load_average_end'][0]:.2f}. Ratio: folded / shipped per round (paired), median and "
-        "bootstrap 95 % interval over rounds.",
+        f"{result['rounds']} interleaved rounds x {result['images_per_round']} images; "
+        f"load average at the end {result['load_average_end'][0]:.2f}. Ratio: folded / shipped per round "
+        "(paired), median and bootstrap 95 % interval over rounds.",
         "",
         "| precision | nodes shipped / folded | median ms shipped / folded | ratio | 95 % interval | verdict "
         "| max probability difference |",
@@ -191,7 +191,8 @@ def markdown(result: dict) -> str:
         lines.append(
             f"| {r['precision'].upper()} | {r['nodes']['shipped']} / {r['nodes']['folded']} | "
             f"{r['median_ms']['shipped']:.1f} / {r['median_ms']['folded']:.1f} | {r['ratio']:.3f} | "
-            f"{r['interval'][0]:.3f}-{r['interval'][1]:.3f} | {verdict} | {r['max_probability_difference']:.1e} |"
+            f"{r['interval'][0]:.3f}-{r['interval'][1]:.3f} | {verdict} | "
+            f"{r['max_probability_difference']:.1e} |"
         )
     speed = result["int8_speedup_over_fp32"]
     lines += ["", f"INT8 over FP32 of the same version (median of per-round ratios): shipped "

@@ -178,7 +178,8 @@ ORT_OPENVINO = ROOT / ".deps" / "onnxruntime-openvino"  # `make bench` installs 
 
 def openvino_ep_library() -> str | None:
     """libonnxruntime of the onnxruntime-openvino wheel `make bench` installs, if there."""
-    found = sorted((ORT_OPENVINO / "onnxruntime" / "capi").glob("libonnxruntime.so.*"), key=lambda p: len(p.name))
+    capi = ORT_OPENVINO / "onnxruntime" / "capi"
+    found = sorted(capi.glob("libonnxruntime.so.*"), key=lambda p: len(p.name))
     return str(found[-1]) if found else None
 
 
@@ -199,9 +200,10 @@ def _configurations(trained: dict[str, Any]) -> list[dict[str, Any]]:
     library = openvino_ep_library()
     if library is not None:  # the same artifacts on ONNX Runtime's OpenVINO execution provider
         for precision in ("fp32", "int8"):
-            rows.append({"name": f"defectkit Python {precision.upper()} {graphs[precision]}, OpenVINO EP (trained)",
-                         "kind": "inspector", "artifact": trained[precision], "precision": precision,
-                         "graph": graphs[precision], "provider": "openvino", "library": library})  # fmt: skip
+            name = f"defectkit Python {precision.upper()} {graphs[precision]}, OpenVINO EP (trained)"
+            rows.append({"name": name, "kind": "inspector", "artifact": trained[precision],
+                         "precision": precision, "graph": graphs[precision], "provider": "openvino",
+                         "library": library})  # fmt: skip
     files = trained["files"]
     rows += [
         {"name": "OpenVINO FP32 (f32 hint)", "kind": "openvino", "xml": files["fp32"], "hint": "f32",
@@ -249,7 +251,8 @@ def _row_accuracy(config: dict[str, Any], data: pathlib.Path) -> dict[str, Any]:
     from defectkit.models.reference_unet.evaluation import evaluate_run
 
     result = evaluate_run(make_inspector(config, 0), data, 128, progress=False)
-    return {"image_auroc": result["image_auroc"], "pixel_auroc": result["pixel_auroc"], "strips": len(result["scores"])}
+    strips = len(result["scores"])
+    return {"image_auroc": result["image_auroc"], "pixel_auroc": result["pixel_auroc"], "strips": strips}
 
 
 def accuracy(trained: dict[str, Any], log: Callable[[str], None]) -> dict[str, dict]:
@@ -284,16 +287,18 @@ def targets(rows: list[dict], trained: dict[str, Any]) -> list[dict[str, Any]]:
     on_ep = {c["precision"]: c["name"] for c in inspectors if c.get("provider") == "openvino"}
     # The CPU provider's INT8 row, then the same gated artifact on ONNX Runtime's OpenVINO provider.
     mine = [("", "defectkit INT8", ours["int8"])]
-    mine += [(" on the OpenVINO EP", "defectkit INT8 on the OpenVINO EP", on_ep["int8"])] if "int8" in on_ep else []
+    if "int8" in on_ep:
+        mine.append((" on the OpenVINO EP", "defectkit INT8 on the OpenVINO EP", on_ep["int8"]))
     int8_x_fp32 = []  # INT8 over FP32, each provider running both artifacts
     for where, names in (("", ours), (" on the OpenVINO EP", on_ep)):
         if {"int8", "fp32"} <= set(names):
             int8, fp32 = by[names["int8"]], by[names["fp32"]]
             same = "" if int8["graph"] == fp32["graph"] else " (graphs differ)"
+            ratio = int8["strips_per_s"] / fp32["strips_per_s"]
             int8_x_fp32.append({
                 "target": f"trained INT8 >= 2.5x FP32{where}{same}",
-                "measured": f"{int8['strips_per_s'] / fp32['strips_per_s']:.2f}x ({int8['graph']} / {fp32['graph']})",
-                "met": int8["strips_per_s"] / fp32["strips_per_s"] >= 2.5,
+                "measured": f"{ratio:.2f}x ({int8['graph']} / {fp32['graph']})",
+                "met": ratio >= 2.5,
                 "accuracy": "",
             })  # fmt: skip
     verdicts = [
@@ -314,7 +319,8 @@ def targets(rows: list[dict], trained: dict[str, Any]) -> list[dict[str, Any]]:
             verdicts.append(
                 {
                     "target": f"{label} at least as fast as {peer} at equal or better image AUROC",
-                    "measured": f"{ratio:.2f}x its speed; accuracy {'equal or better' if as_good else 'worse'}",
+                    "measured": f"{ratio:.2f}x its speed; accuracy "
+                    + ("equal or better" if as_good else "worse"),
                     "met": ratio >= 1 and as_good,
                     "accuracy": f"ours {auroc(name)}; OpenVINO {auroc(peer)}",
                 }

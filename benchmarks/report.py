@@ -267,6 +267,8 @@ def _missed(result: dict[str, Any]) -> list[str]:
                 f"FP32 {_top(profiles.get(f'{name} fp32'), 3)} / INT8 {_top(profiles.get(f'{name} int8'), 6)}"
                 f"; INT8 kernel time by kind: {_groups(profiles.get(f'{name} int8'))}"
             )
+            if t.get("profile_of"):
+                where = f"profile of {t['profile_of']}: {where}"
         elif key == "default":
             int8 = _top(profiles.get(f"{t['profile']} int8"), 5)
             where = f"needs <= {t['needed_ms']:.0f} ms/strip; INT8 {int8}"

@@ -122,14 +122,16 @@ def paired_auroc(guided: dict[int, dict], mean: dict[int, dict], seeds: list[int
         images = rng.integers(0, len(labels), len(labels))
         if labels[images].min() == labels[images].max():
             continue
-        boot.append(np.mean([roc_auc_score(labels[images], differences[k, 0, images])
-                             - roc_auc_score(labels[images], differences[k, 1, images]) for k in picked_seeds]))  # fmt: skip
+        truth = labels[images]
+        pair = differences[:, :, images]
+        gaps = [roc_auc_score(truth, pair[k, 0]) - roc_auc_score(truth, pair[k, 1]) for k in picked_seeds]
+        boot.append(np.mean(gaps))
     low, high = np.percentile(boot, [2.5, 97.5])
     verdict = "guided better" if low > 0 else "mean better" if high < 0 else "no difference shown"
     return (
-        f"\nImage AUROC, guided - mean pooling (with masks), mean over {len(seeds)} seeds on {len(labels)} test "
-        f"images: {observed:+.4f}, 95 % interval {low:+.4f} to {high:+.4f} (two-level bootstrap, seeds and "
-        f"images): {verdict}."
+        f"\nImage AUROC, guided - mean pooling (with masks), mean over {len(seeds)} seeds on {len(labels)} "
+        f"test images: {observed:+.4f}, 95 % interval {low:+.4f} to {high:+.4f} (two-level bootstrap, "
+        f"seeds and images): {verdict}."
     )
 
 

@@ -107,8 +107,11 @@ def test_the_openvino_ep_row_is_judged_on_its_own(bench, tmp_path, monkeypatch) 
     guided_paths = _fake_guided(guided, tmp_path)
     configs = run.configurations({"guided": guided_paths}, tool=None)
     on_ep = [c for c in configs if c.get("provider") == "openvino"]
-    assert [c["name"] for c in on_ep] == [f"defectkit Python {m['label']} INT8, OpenVINO EP" for m in guided.MODELS.values()]
-    assert all(c["library"] == "/opt/ov/libonnxruntime.so.1" and c["artifact"].endswith("model_int8.onnx") for c in on_ep)
+    labels = [m["label"] for m in guided.MODELS.values()]
+    assert [c["name"] for c in on_ep] == [f"defectkit Python {label} INT8, OpenVINO EP" for label in labels]
+    for config in on_ep:
+        assert config["library"] == "/opt/ov/libonnxruntime.so.1"
+        assert config["artifact"].endswith("model_int8.onnx")
     speeds = {"guided_torch": 1.0, "guided_ort": 4.0, "classifier": 6.0}
     rows = [{**c, "strips_per_s": speeds[c["kind"]] * (4.0 if c.get("provider") else 1.0)} for c in configs]
     guided.add_ratios(rows)
@@ -117,6 +120,7 @@ def test_the_openvino_ep_row_is_judged_on_its_own(bench, tmp_path, monkeypatch) 
     assert [("OpenVINO EP" in v["target"], v["met"]) for v in verdicts] == [
         (False, False), (False, True), (True, True), (True, True)
     ]  # CPU: 1.5x ORT FP32 (missed), 6x PyTorch; EP: 6x and 24x
+    assert [bool(v.get("profile_of")) for v in verdicts] == [False, False, True, True]  # EP: not profiled
 
 
 def test_a_random_guided_run_exports_and_every_timed_step_runs(bench, tmp_path) -> None:
