@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import copy
 import datetime
-import json
 import os
 import pathlib
 import statistics
@@ -41,6 +40,7 @@ import onnxruntime as ort
 import torch
 
 from benchmarks import guided
+from defectkit.benchmarking import write_study
 from defectkit.evaluation.evidence import paired_time_ratio
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -211,12 +211,7 @@ def main() -> None:
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
     args = parser.parse_args()
     result = measure(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"guided_layer_scale-{datetime.date.today().isoformat()}"
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    text = markdown(result)
-    (args.out / f"{stem}.md").write_text(text)
-    print(text)
+    write_study(args.out, "guided_layer_scale", result, markdown(result))
 
 
 if __name__ == "__main__":

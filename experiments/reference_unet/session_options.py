@@ -22,8 +22,6 @@ Writes a JSON and a Markdown table under ``experiments/reference_unet/results/``
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
 import pathlib
 import statistics
@@ -33,6 +31,7 @@ import time
 import numpy as np
 import onnxruntime as ort
 
+from defectkit.benchmarking import write_study
 from defectkit.data.strip_io import read_strip_tifffile
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
@@ -154,12 +153,7 @@ def main() -> None:
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
     args = parser.parse_args()
     result = measure(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"session_options-{datetime.date.today().isoformat()}"
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    text = markdown(result)
-    (args.out / f"{stem}.md").write_text(text)
-    print(text)
+    write_study(args.out, "session_options", result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ __all__ = [
     "peak_rss_mib",
     "percentile",
     "pin_to_cores",
+    "write_study",
 ]
 
 SCHEMA_VERSION = 1
@@ -167,3 +168,17 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
+
+
+def write_study(folder: os.PathLike[str] | str, name: str, result: dict[str, Any], text: str) -> None:
+    """A study's result as ``folder/<name>-<date>.json`` and its table as ``.md`` (printed too)."""
+    import datetime
+    import json
+    import pathlib
+
+    out = pathlib.Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{name}-{datetime.date.today().isoformat()}"
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / f"{stem}.md").write_text(text)
+    print(text)

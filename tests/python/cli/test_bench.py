@@ -11,7 +11,7 @@ import pathlib
 
 import pytest
 
-from defectkit.benchmarking import RESULT_KEYS, latency_summary, percentile
+from defectkit.benchmarking import RESULT_KEYS, latency_summary, percentile, write_study
 from defectkit.cli import main
 from defectkit.data import write_strip
 from runtime.artifacts import strip_values, write_artifact
@@ -98,3 +98,14 @@ def test_bench_refuses_an_empty_strip_folder(tmp_path: pathlib.Path, capsys) -> 
     (tmp_path / "empty").mkdir()
     assert main(["bench", str(artifact), "--strips", str(tmp_path / "empty")]) == 2
     assert "no .tif/.tiff strips" in capsys.readouterr().err
+
+
+def test_write_study_writes_the_dated_json_and_table(tmp_path: pathlib.Path, capsys) -> None:
+    import datetime
+    import json
+
+    write_study(tmp_path / "results", "probe", {"ratio": 0.98}, "| a |\n")
+    stem = tmp_path / "results" / f"probe-{datetime.date.today().isoformat()}"
+    assert json.loads(stem.with_suffix(".json").read_text()) == {"ratio": 0.98}
+    assert stem.with_suffix(".md").read_text() == "| a |\n"
+    assert "| a |" in capsys.readouterr().out
