@@ -16,7 +16,7 @@ median ratio and its bootstrap 95 % interval over rounds; "faster" only when the
 lies below 1. Also the largest difference of the defect probability between the two on the
 validation images (the fold must not change the function).
 
-    .venv/bin/python -m benchmarks.guided_layer_scale --rounds 30
+    .venv/bin/python -m benchmarks.guided_layer_scale --rounds 200
 
 Writes ``benchmarks/results/guided_layer_scale-<date>.{json,md}`` unless ``--out`` says.
 """
@@ -39,7 +39,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from benchmarks import guided
+from benchmarks import cache, guided
 from defectkit.benchmarking import write_study
 from defectkit.evaluation.evidence import paired_time_ratio
 
@@ -101,9 +101,10 @@ def build(work: pathlib.Path) -> tuple[dict[str, pathlib.Path], pathlib.Path, pa
     entry = guided.setup(work, lambda m: print(m, file=sys.stderr), keys=(MODEL,))[MODEL]
     data = pathlib.Path(entry["run"]).parent / f"guided_data_{entry['image_size']}"
     folded = work / f"export_guided_{MODEL}_folded"
-    if not (folded / "model_int8.onnx").is_file():
+    if not cache.is_current(folded, "guided_classifier"):  # rebuilt when export's code changed
         with folded_export():
             guided.export_guided(pathlib.Path(entry["run"]), folded, data)
+        cache.mark_current(folded, "guided_classifier")
     return {"shipped": pathlib.Path(entry["out"]), "folded": folded}, data, pathlib.Path(entry["images"])
 
 
@@ -124,9 +125,9 @@ def measure(args: argparse.Namespace) -> dict:
     sessions = {k: session(files[k], args.threads) for k in keys}
     inputs = [{"image": read_image(p)[None]} for p in sorted(images.glob("*.png"))]
     difference = {}
+    feeds = [{"image": read_image(r.path)[None]} for r in read_split(data, "val")]
     for precision in ("fp32", "int8"):  # the fold must not change what the artifact computes
         a, b = sessions["shipped", precision], sessions["folded", precision]
-        feeds = [{"image": read_image(r.path)[None]} for r in read_split(data, "val")]
         gaps = [abs(float(a.run(None, f)[0][0, 1] - b.run(None, f)[0][0, 1])) for f in feeds]
         difference[precision] = max(gaps)
     for s in sessions.values():

@@ -113,8 +113,8 @@ def paired_auroc(guided: dict[int, dict], mean: dict[int, dict], seeds: list[int
         by_name = {row[0]: row[2] for row in result["scores"]}
         return np.array([by_name[n] for n in names])  # the same image order in every run
 
-    differences = np.array([[scores(guided[s]), scores(mean[s])] for s in seeds])  # (seeds, 2, images)
-    observed = np.mean([roc_auc_score(labels, d[0]) - roc_auc_score(labels, d[1]) for d in differences])
+    by_seed = np.array([[scores(guided[s]), scores(mean[s])] for s in seeds])  # (seeds, 2, images)
+    observed = np.mean([roc_auc_score(labels, d[0]) - roc_auc_score(labels, d[1]) for d in by_seed])
     rng = np.random.default_rng(0)
     boot = []
     for _ in range(draws):
@@ -123,7 +123,7 @@ def paired_auroc(guided: dict[int, dict], mean: dict[int, dict], seeds: list[int
         if labels[images].min() == labels[images].max():
             continue
         truth = labels[images]
-        pair = differences[:, :, images]
+        pair = by_seed[:, :, images]
         gaps = [roc_auc_score(truth, pair[k, 0]) - roc_auc_score(truth, pair[k, 1]) for k in picked_seeds]
         boot.append(np.mean(gaps))
     low, high = np.percentile(boot, [2.5, 97.5])
