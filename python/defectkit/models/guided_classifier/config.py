@@ -46,6 +46,11 @@ class GuidedClassifierConfig:
     register_tokens: int = 0  # DINOv3's register tokens (4 in the published models)
     classes: tuple[str, ...] = ("normal", "defect")
     pooling: str = "guided"  # "guided": the predicted mask weighs the patch features; "mean"
+    # Guided pooling only: True stops the classification loss's gradient at the pooling weights,
+    # so only the segmentation loss shapes the mask (the forward pass is the same either way).
+    # Measured over 5 seeds on 1000 test images: mean Dice +0.065 (95 % interval +0.055 to
+    # +0.074), image AUROC unchanged (docs/experiments/guided_classifier.md, section 3).
+    detach_guidance: bool = True
     decoder_channels: int = 64  # width of the segmentation decoder's conv-BN-ReLU stack
     classifier_hidden: tuple[int, int] = (1024, 512)  # the MLP: embed*2 -> 1024 -> 512 -> classes
     dropout: float = 0.1
@@ -125,4 +130,7 @@ class GuidedClassifierConfig:
         if unknown:
             msg = f"unknown guided_classifier settings: {unknown}"
             raise InvalidArgumentError(msg)
+        # Runs recorded before detach_guidance existed trained with the gradient attached: resuming
+        # one keeps that (the forward pass, and so evaluation and export, is the same either way).
+        values = {"detach_guidance": False, **values}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})

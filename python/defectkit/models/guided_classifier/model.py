@@ -109,7 +109,8 @@ class GuidedClassifier(nn.Module):
         if self.config.pooling == "guided":
             # The mask's probability pooled to the patch grid weighs each patch; the floor keeps a
             # defect-free image's pooling an average rather than a division by almost nothing.
-            weights = F.avg_pool2d(torch.sigmoid(mask_logits), 4).flatten(1) + 1e-3  # (N, g²): 4g -> g
+            mask = torch.sigmoid(mask_logits.detach() if self.config.detach_guidance else mask_logits)
+            weights = F.avg_pool2d(mask, 4).flatten(1) + 1e-3  # (N, g²): 4g -> g
         else:
             weights = torch.ones(patches.shape[:2], dtype=patches.dtype, device=patches.device)
         attention = weights / weights.sum(dim=1, keepdim=True)  # (N, g²)

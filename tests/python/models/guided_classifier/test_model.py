@@ -50,6 +50,21 @@ def test_guided_pooling_follows_the_mask_and_mean_pooling_does_not() -> None:
     assert torch.allclose(uniform, torch.full_like(uniform, 1 / 64))
 
 
+@pytest.mark.parametrize("detach", [True, False])
+def test_detached_guidance_keeps_the_classification_loss_out_of_the_mask_head(detach) -> None:
+    model = tiny(detach_guidance=detach).train()
+    out = model.heads(torch.rand(2, 3, 64, 64))
+    out.class_logits[:, 1].sum().backward()
+    gradient = model.decoder.out.weight.grad
+    assert (gradient is None or float(gradient.abs().max()) == 0.0) == detach
+    assert float(model.classifier[0].weight.grad.abs().max()) > 0  # the classifier still learns
+
+
+def test_a_config_recorded_before_detach_guidance_resumes_with_the_gradient_attached() -> None:
+    assert GuidedClassifierConfig.from_dict({"pooling": "guided"}).detach_guidance is False
+    assert GuidedClassifierConfig.from_dict(GuidedClassifierConfig().to_dict()).detach_guidance is True
+
+
 def test_the_conv_stem_replaces_the_patchify_with_stride_2_steps_onto_the_same_grid() -> None:
     patchify, stem = tiny().backbone, tiny(stem="conv").backbone
     pixels = torch.rand(2, 3, 64, 64)
