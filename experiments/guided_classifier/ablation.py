@@ -119,14 +119,18 @@ def paired_dice(first: dict[int, dict], second: dict[int, dict], seeds: list[int
     gaps = [first[s]["mean_dice"] - second[s]["mean_dice"] for s in seeds]
     mean, sem = statistics.mean(gaps), statistics.stdev(gaps) / len(gaps) ** 0.5
     half = stats.t.ppf(0.975, len(gaps) - 1) * sem
-    verdict = "first better" if mean - half > 0 else "second better" if mean + half < 0 else "no difference shown"
+    verdict = (
+        "first better" if mean - half > 0 else "second better" if mean + half < 0 else "no difference shown"
+    )
     return (
         f"\nMean Dice, {name}, over {len(seeds)} seeds: {mean:+.4f}, 95 % interval "
         f"{mean - half:+.4f} to {mean + half:+.4f} (t over seeds): {verdict}."
     )
 
 
-def paired_auroc(guided: dict[int, dict], mean: dict[int, dict], seeds: list[int], name: str, draws: int = 2000) -> str:
+def paired_auroc(
+    guided: dict[int, dict], mean: dict[int, dict], seeds: list[int], name: str, draws: int = 2000
+) -> str:
     """First - second image AUROC, averaged over seeds, with a two-level bootstrap 95 % interval."""
     import numpy as np
     from sklearn.metrics import roc_auc_score

@@ -131,3 +131,32 @@ def test_a_failing_inspection_is_raised_not_counted(modules, tmp_path) -> None:
     spec = {"label": "tiny", "artifact": str(artifact), "intra_op_threads": 1, "concurrency": 2}
     with pytest.raises(defectkit.Error):
         throughput.measure(spec, [tmp_path / "missing.tif"], 1, 0.2)
+
+
+def test_the_paired_study_times_our_int8_on_the_ep_first_against_both_peers(modules) -> None:
+    paired = importlib.import_module("benchmarks.openvino_paired")
+    trained = _trained({OURS["fp32"]: 0.98, OURS["int8"]: 0.98, PEERS[0]: 0.90, PEERS[1]: 0.97})
+    ep = {"name": "defectkit Python INT8 full_frame, OpenVINO EP (trained)", "kind": "inspector",
+          "precision": "int8", "provider": "openvino"}  # fmt: skip
+    trained["configs"].append(ep)
+    assert [c["name"] for c in paired.rows(trained)] == [ep["name"], *PEERS]
+    trained["configs"].remove(ep)  # no EP installed: the CPU provider's row
+    assert [c["name"] for c in paired.rows(trained)] == [OURS["int8"], *PEERS]
+
+
+def test_the_paired_study_names_a_winner_only_when_the_interval_excludes_one(modules) -> None:
+    paired = importlib.import_module("benchmarks.openvino_paired")
+    ours = {"name": "ours", "median_ms": 20.0, "accuracy": {}}
+    result = {
+        "machine": {"cpu": "test"}, "trained": "t", "rounds": 10, "threads": 2, "strips_per_round": 8,
+        "load_average_end": [1.0], "rows": [ours] + [
+            {"name": name, "median_ms": 19.0, "accuracy": {}, "peer_over_defectkit": ratio,
+             "interval": interval}
+            for name, ratio, interval in (("a", 0.9, [0.85, 0.95]), ("b", 1.0, [0.95, 1.05]),
+                                          ("c", 1.1, [1.05, 1.15]))
+        ],
+    }  # fmt: skip
+    text = paired.markdown(result)
+    assert "| a | 19.0 | n/a | 0.900 | 0.850-0.950 | peer faster |" in text
+    assert "| b | 19.0 | n/a | 1.000 | 0.950-1.050 | no difference shown |" in text
+    assert "| c | 19.0 | n/a | 1.100 | 1.050-1.150 | defectkit faster |" in text
