@@ -45,12 +45,28 @@ RESULTS = ROOT / "benchmarks" / "results"
 PEERS = ("OpenVINO INT8 (NNCF defaults)", "OpenVINO INT8 (NNCF accuracy control)")
 
 
-def rows(trained: dict) -> list[dict]:
-    """defectkit's INT8 row (EP when installed) and the two OpenVINO INT8 rows of the bench."""
+def static_shape(artifact: str, channels: int = 4) -> str:
+    """The EP's ``reshape_input`` value fixing the artifact's input to one 4-channel strip."""
+    import onnx
+
+    graph_input = onnx.load(artifact, load_external_data=False).graph.input[0]
+    height, width = (d.dim_value for d in graph_input.type.tensor_type.shape.dim[2:])
+    return f"{graph_input.name}[1,{channels},{height},{width}]"
+
+
+def rows(trained: dict) -> tuple[list[dict], list[dict]]:
+    """defectkit's INT8 rows (on the EP when installed, also with static input shapes; else the
+    CPU provider) and the bench's two OpenVINO INT8 rows."""
     configs = openvino_peer.configurations(trained)
     ours = [c for c in configs if c["kind"] == "inspector" and c["precision"] == "int8"]
     ours.sort(key=lambda c: c.get("provider") != "openvino")  # the EP first, when there
-    return [ours[0], *(c for c in configs if c["name"] in PEERS)]
+    ours = ours[:1]
+    if ours[0].get("provider") == "openvino":
+        # The EP compiles the artifact's dynamic batch and channel axes as dynamic unless told.
+        static = {"reshape_input": static_shape(ours[0]["artifact"])}
+        name = ours[0]["name"].replace(" (trained)", ", static shape (trained)")
+        ours.append({**ours[0], "name": name, "provider_options": static})
+    return ours, [c for c in configs if c["name"] in PEERS]
 
 
 def uncompressed_strips(data: pathlib.Path, folder: pathlib.Path, count: int = 8) -> list[pathlib.Path]:
@@ -73,9 +89,13 @@ def uncompressed_strips(data: pathlib.Path, folder: pathlib.Path, count: int = 8
 
 def _worker(config: dict, threads: int, warm: int, connection) -> None:
     """One configuration in its own process (one runtime per process, as on a line): time the
-    strips the parent sends, send back milliseconds per strip."""
+    strips the parent sends, send back milliseconds per strip; ``("outputs", strips)``: send back
+    the heatmaps instead."""
     inspector = openvino_peer.make_inspector(config, threads)
     while (strips := connection.recv()) is not None:
+        if strips[0] == "outputs":
+            connection.send(np.stack([inspector.inspect(strip).heatmap for strip in strips[1]]))
+            continue
         for strip in strips[:warm]:  # untimed: caches and the runtime's sleeping threads warm up
             inspector.inspect(strip)
         times = []
@@ -92,7 +112,8 @@ def measure(args: argparse.Namespace) -> dict:
     trained = openvino_peer.setup(args.work, args.trained, lambda m: print(m, file=sys.stderr))
     if "skipped" in trained:
         raise SystemExit(trained["skipped"])
-    configs = rows(trained)
+    ours, peers = rows(trained)
+    configs = ours + peers
     strips = uncompressed_strips(pathlib.Path(trained["data"]), args.work / "paired_strips")
     context = multiprocessing.get_context("spawn")
     pipes, workers = [], []
@@ -115,17 +136,28 @@ def measure(args: argparse.Namespace) -> dict:
             per_round[i].append(statistics.median(pipes[i].recv()))
         if (index + 1) % 10 == 0:
             print(f"round {index + 1}/{args.rounds}", file=sys.stderr)
+    heatmaps = []
+    for pipe in pipes[: len(ours)]:  # our variants must compute the same function
+        pipe.send(("outputs", strips))
+        heatmaps.append(pipe.recv())
     for pipe, worker in zip(pipes, workers, strict=True):
         pipe.send(None)
         worker.join()
     out = []
-    for config, times in zip(configs, per_round, strict=True):
-        row = {"name": config["name"], "median_ms": statistics.median(times),
-               "accuracy": trained["accuracy"].get(config["name"], {})}  # fmt: skip
-        if times is not per_round[0]:
-            ratio, (low, high) = paired_time_ratio(times, per_round[0], alpha=0.025)
-            row.update({"peer_over_defectkit": ratio, "interval": [low, high]})
+    for index, (config, times) in enumerate(zip(configs, per_round, strict=True)):
+        row = {"name": config["name"], "ours": index < len(ours), "median_ms": statistics.median(times),
+               "accuracy": trained["accuracy"].get(config["name"], {}),
+               "provider_options": config.get("provider_options", {})}  # fmt: skip
+        if 0 < index < len(ours):
+            row["max_heatmap_difference_vs_first"] = float(np.abs(heatmaps[index] - heatmaps[0]).max())
         out.append(row)
+    pairs = [(j, i) for i in range(len(ours)) for j in range(len(ours), len(configs))]
+    pairs += [(i, 0) for i in range(1, len(ours))]  # our variants against our first row
+    comparisons = []
+    for a, b in pairs:
+        ratio, (low, high) = paired_time_ratio(per_round[a], per_round[b], alpha=0.025)
+        comparisons.append({"a": configs[a]["name"], "b": configs[b]["name"], "ratio": ratio,
+                            "interval": [low, high]})  # fmt: skip
     return {
         "machine": machine_info(),
         "threads": args.threads,
@@ -136,11 +168,11 @@ def measure(args: argparse.Namespace) -> dict:
         "trained": str(args.trained),
         "load_average_end": os.getloadavg(),
         "rows": out,
+        "comparisons": comparisons,
     }
 
 
 def markdown(result: dict) -> str:
-    ours = result["rows"][0]
     lines = [
         f"# defectkit INT8 vs OpenVINO INT8, paired, {result['machine'].get('cpu', '')}",
         "",
@@ -148,24 +180,37 @@ def markdown(result: dict) -> str:
         f"{result['trained']} --rounds {result['rounds']}`; {result['threads']} threads, "
         f"{result['rounds']} rounds x {result['strips_per_round']} test strips per configuration "
         f"(shuffled order per round, file read included); load average at the end "
-        f"{result['load_average_end'][0]:.2f}. Ratio: the peer's median ms / defectkit's in the same "
-        "round, median over rounds and bootstrap 95 % interval; > 1 means defectkit is faster.",
+        f"{result['load_average_end'][0]:.2f}.",
         "",
-        "| configuration | median ms | image / pixel AUROC | peer / defectkit | 95 % interval | verdict |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| configuration | median ms | test image / pixel AUROC |",
+        "| --- | --- | --- |",
     ]
     for row in result["rows"]:
         acc = row["accuracy"]
-        auroc = f"{acc['image_auroc']:.3f} / {acc['pixel_auroc']:.3f}" if acc else "n/a"
-        if row is ours:
-            lines.append(f"| {row['name']} | {row['median_ms']:.1f} | {auroc} | | | |")
-            continue
-        low, high = row["interval"]
-        verdict = "defectkit faster" if low > 1 else "peer faster" if high < 1 else "no difference shown"
-        lines.append(
-            f"| {row['name']} | {row['median_ms']:.1f} | {auroc} | {row['peer_over_defectkit']:.3f} | "
-            f"{low:.3f}-{high:.3f} | {verdict} |"
-        )
+        difference = row.get("max_heatmap_difference_vs_first")
+        if acc:
+            auroc = f"{acc['image_auroc']:.3f} / {acc['pixel_auroc']:.3f}"
+        elif difference is not None:
+            auroc = (
+                f"the first row's artifact; heatmaps differ by at most {difference:.1e} on the timed strips"
+            )
+        else:
+            auroc = "n/a"
+        options = ", ".join(f"{k}={v}" for k, v in row["provider_options"].items())
+        name = f"{row['name']} ({options})" if options else row["name"]
+        lines.append(f"| {name} | {row['median_ms']:.1f} | {auroc} |")
+    lines += [
+        "",
+        "Time ratio A / B in the same round, median over rounds and bootstrap 95 % interval "
+        "(< 1: A faster); a verdict only when the interval lies on one side of 1.",
+        "",
+        "| A | B | A / B | 95 % interval | verdict |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for c in result["comparisons"]:
+        low, high = c["interval"]
+        verdict = "A faster" if high < 1 else "B faster" if low > 1 else "no difference shown"
+        lines.append(f"| {c['a']} | {c['b']} | {c['ratio']:.3f} | {low:.3f}-{high:.3f} | {verdict} |")
     return "\n".join(lines) + "\n"
 
 

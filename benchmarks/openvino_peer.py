@@ -229,7 +229,7 @@ def make_inspector(config: dict[str, Any], threads: int):
 
     return defectkit.Inspector(
         config["artifact"], threads=threads, provider=config.get("provider", "cpu"),
-        onnxruntime_library=config.get("library"),
+        onnxruntime_library=config.get("library"), provider_options=config.get("provider_options"),
     )  # fmt: skip
 
 

@@ -10,6 +10,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <map>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -139,11 +141,12 @@ void bind_image_classifier(py::module_& m) {
   py::class_<ImageClassifier>(m, "ImageClassifier")
       .def(py::init([](const std::string& path, int intra, int inter, const std::string& provider,
                        const std::string& graph_optimization, const std::string& library, bool verify,
-                       const std::string& expected_sha256) {
+                       const std::string& expected_sha256, const std::map<std::string, std::string>& provider_options) {
              defectkit::ImageClassifierOptions options;
              options.model.intra_op_threads = intra;
              options.model.inter_op_threads = inter;
              options.model.execution_provider = provider;
+             options.model.provider_options = provider_options;
              options.model.graph_optimization = defectkit::parse_graph_optimization(graph_optimization);
              options.model.onnxruntime_library = library;
              options.verify = verify;
@@ -152,7 +155,8 @@ void bind_image_classifier(py::module_& m) {
              return ImageClassifier::open(path, options);
            }),
            "path"_a, "intra_op_threads"_a = 0, "inter_op_threads"_a = 0, "provider"_a = "cpu",
-           "graph_optimization"_a = "all", "onnxruntime_library"_a = "", "verify"_a = false, "expected_sha256"_a = "")
+           "graph_optimization"_a = "all", "onnxruntime_library"_a = "", "verify"_a = false, "expected_sha256"_a = "",
+           "provider_options"_a = std::map<std::string, std::string>{})
       .def_property_readonly("info", [](const ImageClassifier& c) { return info_dict(c.info()); })
       .def_property_readonly(
           "artifact", [](const ImageClassifier& c) -> const defectkit::ArtifactMetadata& { return c.info().metadata; },

@@ -8,6 +8,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <map>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -113,11 +115,12 @@ void bind_inspector(py::module_& m) {
   py::class_<defectkit::Inspector>(m, "Inspector")
       .def(py::init([](const std::string& path, int intra, int inter, const std::string& provider,
                        const std::string& graph_optimization, int max_batch, const std::string& library, bool verify,
-                       const std::string& expected_sha256) {
+                       const std::string& expected_sha256, const std::map<std::string, std::string>& provider_options) {
              defectkit::InspectorOptions options;
              options.model.intra_op_threads = intra;
              options.model.inter_op_threads = inter;
              options.model.execution_provider = provider;
+             options.model.provider_options = provider_options;
              options.model.graph_optimization = defectkit::parse_graph_optimization(graph_optimization);
              options.model.onnxruntime_library = library;
              options.max_batch = max_batch;
@@ -128,7 +131,7 @@ void bind_inspector(py::module_& m) {
            }),
            "path"_a, "intra_op_threads"_a = 0, "inter_op_threads"_a = 0, "provider"_a = "cpu",
            "graph_optimization"_a = "all", "max_batch"_a = 16, "onnxruntime_library"_a = "", "verify"_a = false,
-           "expected_sha256"_a = "")
+           "expected_sha256"_a = "", "provider_options"_a = std::map<std::string, std::string>{})
       .def_property_readonly("info", [](const defectkit::Inspector& i) { return info_dict(i.info()); })
       .def_property_readonly(
           "artifact",

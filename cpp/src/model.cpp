@@ -7,6 +7,8 @@
 #include <cctype>
 #include <limits>
 #include <numeric>
+#include <string>
+#include <unordered_map>
 
 #include "defectkit/error.h"
 #include "defectkit/onnxruntime_loader.h"
@@ -92,7 +94,8 @@ std::vector<TensorInfo> describe(const Ort::Session& session, bool inputs) {
 
 // Maps a short provider name to ONNX Runtime's and appends it to the session
 // options; CPU needs nothing appended (it is always the fallback).
-std::string configure_provider(Ort::SessionOptions& so, const std::string& requested, const OnnxRuntimeInfo& ort) {
+std::string configure_provider(Ort::SessionOptions& so, const std::string& requested,
+                               const std::map<std::string, std::string>& provider_options, const OnnxRuntimeInfo& ort) {
   const std::string key = lower(requested.empty() ? "cpu" : requested);
   std::string name;
   if (key == "cpu" || key == "cpuexecutionprovider")
@@ -114,7 +117,14 @@ std::string configure_provider(Ort::SessionOptions& so, const std::string& reque
   }
   if (name == "CUDAExecutionProvider") so.AppendExecutionProvider_CUDA(OrtCUDAProviderOptions{});
   if (name == "TensorrtExecutionProvider") so.AppendExecutionProvider_TensorRT(OrtTensorRTProviderOptions{});
-  if (name == "OpenVINOExecutionProvider") so.AppendExecutionProvider_OpenVINO_V2({});
+  if (!provider_options.empty() && name != "OpenVINOExecutionProvider")
+    throw Error(ErrorCode::kInvalidArgument, "provider options are passed to the openvino provider only; " + name +
+                                                 " was given " + std::to_string(provider_options.size()));
+  if (name == "OpenVINOExecutionProvider") {
+    // ONNX Runtime rejects an unknown key or a bad value itself, naming it (rethrown by load).
+    const std::unordered_map<std::string, std::string> options(provider_options.begin(), provider_options.end());
+    so.AppendExecutionProvider_OpenVINO_V2(options);
+  }
   return name;
 }
 
@@ -244,7 +254,8 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     // The environment first: appending a provider loads its library, which logs through the
     // environment's default logger (OpenVINO's provider aborted the load without one).
     Ort::Env& env = shared_env();
-    impl->provider = configure_provider(session_options, options.execution_provider, ort);
+    impl->provider =
+        configure_provider(session_options, options.execution_provider, options.provider_options, ort);
     impl->session = Ort::Session(env, path.c_str(), session_options);
     impl->cpu = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
   } catch (const Ort::Exception& e) {

@@ -103,6 +103,7 @@ class Inspector:
         onnxruntime_library: str = "",
         verify: bool = False,
         expected_sha256: str = "",
+        provider_options: dict[str, str] = ...,
     ) -> None: ...
     @property
     def path(self) -> str: ...
@@ -139,6 +140,7 @@ class ImageClassifier:
         onnxruntime_library: str = "",
         verify: bool = False,
         expected_sha256: str = "",
+        provider_options: dict[str, str] = ...,
     ) -> None: ...
     @property
     def path(self) -> str: ...

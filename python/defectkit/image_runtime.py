@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,12 +121,15 @@ class ImageClassifier:
         onnxruntime_library: the library to open; default :func:`onnxruntime_library_path`.
         verify: check the file's SHA-256 before loading it. ``True``: against the digest
             ``export_report.json`` beside the artifact records; a string: against that hex digest.
+        provider_options: key/value options for the ``"openvino"`` provider, as ONNX Runtime
+            documents them (e.g. ``{"device_type": "GPU"}``).
 
     Raises:
         defectkit.FileMissingError: no such file.
         defectkit.ModelError: not a usable guided_classifier artifact (another family, a family
             section or tensors the runtime cannot use), or, with ``verify``, a digest mismatch.
         defectkit.BackendError: ONNX Runtime missing, or the provider not in it.
+        defectkit.InvalidArgumentError: provider options for a provider other than openvino.
     """
 
     def __init__(
@@ -140,6 +143,7 @@ class ImageClassifier:
         graph_optimization: str = "all",
         onnxruntime_library: str | None = None,
         verify: bool | str = False,
+        provider_options: Mapping[str, str] | None = None,
     ) -> None:
         library = onnxruntime_library or onnxruntime_library_path()
         expected = verify if isinstance(verify, str) else ""
@@ -152,6 +156,7 @@ class ImageClassifier:
             library,
             verify=bool(verify),
             expected_sha256=expected,
+            provider_options=dict(provider_options or {}),
         )
         self._defect_threshold = defect_threshold
         self._pixel_threshold = pixel_threshold

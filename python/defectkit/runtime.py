@@ -352,12 +352,15 @@ class Inspector:
         onnxruntime_library: the library to open; default :func:`onnxruntime_library_path`.
         verify: check the file's SHA-256 before loading it. ``True``: against the digest
             ``export_report.json`` beside the artifact records; a string: against that hex digest.
+        provider_options: key/value options for the ``"openvino"`` provider, as ONNX Runtime
+            documents them (``{"device_type": "GPU"}``, ``{"reshape_input": "strip[1,4,976,176]"}``).
 
     Raises:
         defectkit.FileMissingError: no such file.
         defectkit.ModelError: not a usable artifact (missing or newer metadata, unknown family, ...),
             or, with ``verify``, a file whose SHA-256 differs or a missing export report.
         defectkit.BackendError: ONNX Runtime missing, or the provider not in it.
+        defectkit.InvalidArgumentError: provider options for a provider other than openvino.
     """
 
     def __init__(
@@ -372,6 +375,7 @@ class Inspector:
         graph_optimization: str = "all",
         onnxruntime_library: str | None = None,
         verify: bool | str = False,
+        provider_options: Mapping[str, str] | None = None,
     ) -> None:
         library = onnxruntime_library or onnxruntime_library_path()
         expected = verify if isinstance(verify, str) else ""
@@ -385,6 +389,7 @@ class Inspector:
             library,
             verify=bool(verify),
             expected_sha256=expected,
+            provider_options=dict(provider_options or {}),
         )
         self._image_threshold = image_threshold
         self._pixel_threshold = pixel_threshold

@@ -352,6 +352,10 @@ TEST(ModelOptions, ProvidersAndOptimisationLevels) {
   options.graph_optimization = defectkit::parse_graph_optimization("basic");
   EXPECT_EQ(defectkit::Model::load(path, options).execution_provider(), "CPUExecutionProvider");
   EXPECT_EQ(code_of([] { defectkit::parse_graph_optimization("max"); }), ErrorCode::kInvalidArgument);
+  options.provider_options = {{"device_type", "CPU"}};  // only the OpenVINO provider takes options
+  EXPECT_EQ(code_of([&] { defectkit::Model::load(path, options); }, &message), ErrorCode::kInvalidArgument);
+  EXPECT_NE(message.find("openvino provider only; CPUExecutionProvider was given 1"), std::string::npos) << message;
+  options.provider_options.clear();
   const auto& providers = defectkit::load_onnxruntime().providers;
   if (std::find(providers.begin(), providers.end(), "CUDAExecutionProvider") == providers.end()) {
     options.execution_provider = "cuda";

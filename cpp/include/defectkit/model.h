@@ -23,6 +23,10 @@ struct ModelOptions {
   // or ONNX Runtime's own name, "CUDAExecutionProvider"); a provider the
   // loaded ONNX Runtime does not offer is Error(kBackend) naming those it has.
   std::string execution_provider = "cpu";
+  // Key/value options handed to the provider as ONNX Runtime documents them; only the
+  // OpenVINO provider takes them here (e.g. "device_type" -> "GPU", "reshape_input" ->
+  // "strip[1,4,976,176]"); any for another provider is Error(kInvalidArgument).
+  std::map<std::string, std::string> provider_options;
   std::string onnxruntime_library;  // empty: default_onnxruntime_library()
 };
 

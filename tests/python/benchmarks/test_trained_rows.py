@@ -133,30 +133,36 @@ def test_a_failing_inspection_is_raised_not_counted(modules, tmp_path) -> None:
         throughput.measure(spec, [tmp_path / "missing.tif"], 1, 0.2)
 
 
-def test_the_paired_study_times_our_int8_on_the_ep_first_against_both_peers(modules) -> None:
+def test_the_paired_study_times_our_int8_on_the_ep_also_with_static_shapes(modules, tmp_path) -> None:
     paired = importlib.import_module("benchmarks.openvino_paired")
+    artifact = write_artifact(tmp_path / "full.onnx", graph="full_frame", size=(40, 24))
     trained = _trained({OURS["fp32"]: 0.98, OURS["int8"]: 0.98, PEERS[0]: 0.90, PEERS[1]: 0.97})
     ep = {"name": "defectkit Python INT8 full_frame, OpenVINO EP (trained)", "kind": "inspector",
-          "precision": "int8", "provider": "openvino"}  # fmt: skip
+          "precision": "int8", "provider": "openvino", "artifact": str(artifact)}  # fmt: skip
     trained["configs"].append(ep)
-    assert [c["name"] for c in paired.rows(trained)] == [ep["name"], *PEERS]
-    trained["configs"].remove(ep)  # no EP installed: the CPU provider's row
-    assert [c["name"] for c in paired.rows(trained)] == [OURS["int8"], *PEERS]
+    ours, peers = paired.rows(trained)
+    assert [c["name"] for c in peers] == list(PEERS)
+    assert [c["name"] for c in ours] == [ep["name"], ep["name"].replace(" (trained)", ", static shape (trained)")]
+    assert ours[1]["provider_options"] == {"reshape_input": "strip[1,4,40,24]"}
+    trained["configs"].remove(ep)  # no EP installed: the CPU provider's row alone
+    assert [c["name"] for c in paired.rows(trained)[0]] == [OURS["int8"]]
 
 
 def test_the_paired_study_names_a_winner_only_when_the_interval_excludes_one(modules) -> None:
     paired = importlib.import_module("benchmarks.openvino_paired")
-    ours = {"name": "ours", "median_ms": 20.0, "accuracy": {}}
+    row = {"median_ms": 20.0, "accuracy": {}, "provider_options": {}}
     result = {
         "machine": {"cpu": "test"}, "trained": "t", "rounds": 10, "threads": 2, "strips_per_round": 8,
-        "load_average_end": [1.0], "rows": [ours] + [
-            {"name": name, "median_ms": 19.0, "accuracy": {}, "peer_over_defectkit": ratio,
-             "interval": interval}
-            for name, ratio, interval in (("a", 0.9, [0.85, 0.95]), ("b", 1.0, [0.95, 1.05]),
-                                          ("c", 1.1, [1.05, 1.15]))
-        ],
+        "load_average_end": [1.0],
+        "rows": [{**row, "name": "ours"},
+                 {**row, "name": "ours static", "provider_options": {"reshape_input": "s[1]"},
+                  "max_heatmap_difference_vs_first": 0.0}],
+        "comparisons": [{"a": a, "b": "ours", "ratio": ratio, "interval": interval}
+                        for a, ratio, interval in (("a", 0.9, [0.85, 0.95]), ("b", 1.0, [0.95, 1.05]),
+                                                   ("c", 1.1, [1.05, 1.15]))],
     }  # fmt: skip
     text = paired.markdown(result)
-    assert "| a | 19.0 | n/a | 0.900 | 0.850-0.950 | peer faster |" in text
-    assert "| b | 19.0 | n/a | 1.000 | 0.950-1.050 | no difference shown |" in text
-    assert "| c | 19.0 | n/a | 1.100 | 1.050-1.150 | defectkit faster |" in text
+    assert "| ours static (reshape_input=s[1]) | 20.0 | the first row's artifact; heatmaps differ by at most" in text
+    assert "| a | ours | 0.900 | 0.850-0.950 | A faster |" in text
+    assert "| b | ours | 1.000 | 0.950-1.050 | no difference shown |" in text
+    assert "| c | ours | 1.100 | 1.050-1.150 | B faster |" in text

@@ -294,3 +294,8 @@ def test_bench_cli_times_a_classifier(
         "a guided_classifier artifact classifies images: give --images, not --strips"
         in capsys.readouterr().err
     )
+
+
+def test_provider_options_for_a_provider_that_takes_none_are_refused(artifact: pathlib.Path) -> None:
+    with pytest.raises(defectkit.InvalidArgumentError, match="openvino provider only"):
+        defectkit.ImageClassifier(artifact, provider_options={"device_type": "CPU"})

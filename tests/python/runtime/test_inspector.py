@@ -202,6 +202,12 @@ def test_bad_inputs_raise_clear_errors(patch_inspector: defectkit.Inspector, tmp
         defectkit.Inspector(garbage, provider="tensorrt")  # checked before the file is parsed
 
 
+def test_provider_options_for_a_provider_that_takes_none_are_refused(patch_artifact: pathlib.Path) -> None:
+    with pytest.raises(defectkit.InvalidArgumentError, match="openvino provider only; CPUExecutionProvider"):
+        defectkit.Inspector(patch_artifact, provider_options={"device_type": "CPU"})
+    assert defectkit.Inspector(patch_artifact, provider_options={}).provider == "CPUExecutionProvider"
+
+
 def test_eight_threads_on_one_inspector_match_one_thread(patch_inspector: defectkit.Inspector) -> None:
     strips = [strip_values(3, 30 + 7 * k, 20 + 5 * k, seed=k) for k in range(4)]
     expected = [patch_inspector.inspect(s) for s in strips]
