@@ -215,7 +215,7 @@ def step(config: dict[str, Any], threads: int) -> Callable[[pathlib.Path], objec
 
         classifier = defectkit.ImageClassifier(
             config["artifact"], threads=threads, provider=config.get("provider", "cpu"),
-            onnxruntime_library=config.get("library"),
+            onnxruntime_library=config.get("library"), provider_options=config.get("provider_options"),
         )  # fmt: skip
         return classifier.classify  # the file read and decoded natively, then classified
     from defectkit.models.guided_classifier.data.images import read_image

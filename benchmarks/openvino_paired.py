@@ -7,18 +7,15 @@ of it ranked the OpenVINO execution provider and OpenVINO's own INT8 in opposite
 trained demo's INT8 artifact through ``defectkit.Inspector`` (on ONNX Runtime's OpenVINO
 execution provider when ``make bench`` installed it, else the CPU provider) and the bench's two
 OpenVINO INT8 models (NNCF defaults, NNCF accuracy control; built and cached by
-``benchmarks.openvino_peer``). Each round times every configuration on the same ``--per-round``
-of 8 uncompressed copies of test strips, in a shuffled order, file read included (what
-``Inspector.inspect`` of a path does); each turn opens with a pause (the other processes'
-spinning threads go idle) and ``--warm`` untimed strips (caches and the runtime's parked threads
-warm up, as on a line where one model runs alone).
+``benchmarks.openvino_peer``), timed by ``benchmarks.paired`` (each in its own long-lived
+process, paired rounds, shuffled order) on 8 uncompressed copies of test strips, file read
+included (what ``Inspector.inspect`` of a path does). With the EP also the same artifact with the
+input shape fixed (``provider_options={"reshape_input": ...}``), its heatmaps compared with the
+default session's.
 
-Per round, OpenVINO / defectkit (paired): the median and a bootstrap 95 % interval over rounds;
-above 1 means defectkit is faster, and "defectkit faster" or "peer faster" is said only when the
-whole interval lies on one side of 1. Accuracy beside each: the bench's cached test-split image
-and pixel AUROC. Harness lessons: all three in one process ran 1.3-1.7x slower than alone (two
-OpenVINO copies and ONNX Runtime in one process); one untimed and 4 timed strips per turn ran
-every row about 1.5x slower than back to back.
+Time ratio A / B in the same round: the median over rounds and a bootstrap 95 % interval; a
+verdict only when the whole interval lies on one side of 1. Accuracy beside each: the bench's
+cached test-split image and pixel AUROC.
 
     .venv/bin/python -m benchmarks.openvino_paired --trained demo_out/reference_unet --rounds 100
 
@@ -32,11 +29,10 @@ import os
 import pathlib
 import statistics
 import sys
-import time
 
 import numpy as np
 
-from benchmarks import openvino_peer
+from benchmarks import openvino_peer, paired
 from defectkit.benchmarking import machine_info, write_study
 from defectkit.evaluation.evidence import paired_time_ratio
 
@@ -87,62 +83,25 @@ def uncompressed_strips(data: pathlib.Path, folder: pathlib.Path, count: int = 8
     return out
 
 
-def _worker(config: dict, threads: int, warm: int, connection) -> None:
-    """One configuration in its own process (one runtime per process, as on a line): time the
-    strips the parent sends, send back milliseconds per strip; ``("outputs", strips)``: send back
-    the heatmaps instead."""
+def strip_call(config: dict, threads: int):
+    """The timed call of one configuration (in its worker process): a strip path in, the heatmap
+    out (file read included)."""
     inspector = openvino_peer.make_inspector(config, threads)
-    while (strips := connection.recv()) is not None:
-        if strips[0] == "outputs":
-            connection.send(np.stack([inspector.inspect(strip).heatmap for strip in strips[1]]))
-            continue
-        for strip in strips[:warm]:  # untimed: caches and the runtime's sleeping threads warm up
-            inspector.inspect(strip)
-        times = []
-        for strip in strips:
-            start = time.perf_counter()
-            inspector.inspect(strip)
-            times.append((time.perf_counter() - start) * 1e3)
-        connection.send(times)
+    return lambda strip: inspector.inspect(strip).heatmap
 
 
 def measure(args: argparse.Namespace) -> dict:
-    import multiprocessing
-
     trained = openvino_peer.setup(args.work, args.trained, lambda m: print(m, file=sys.stderr))
     if "skipped" in trained:
         raise SystemExit(trained["skipped"])
     ours, peers = rows(trained)
     configs = ours + peers
     strips = uncompressed_strips(pathlib.Path(trained["data"]), args.work / "paired_strips")
-    context = multiprocessing.get_context("spawn")
-    pipes, workers = [], []
-    for config in configs:
-        parent, child = context.Pipe()
-        worker = context.Process(target=_worker, args=(config, args.threads, args.warm, child), daemon=True)
-        worker.start()
-        pipes.append(parent)
-        workers.append(worker)
-    for pipe in pipes:  # warm-up: first calls pay for allocation and kernel choice
-        pipe.send(strips[:3])
-        pipe.recv()
-    rng = np.random.default_rng(0)
-    per_round: list[list[float]] = [[] for _ in configs]
-    for index in range(args.rounds):
-        chosen = [strips[(index * args.per_round + k) % len(strips)] for k in range(args.per_round)]
-        for i in rng.permutation(len(configs)):
-            time.sleep(args.settle_s)  # the last process's spinning worker threads go idle
-            pipes[i].send(chosen)
-            per_round[i].append(statistics.median(pipes[i].recv()))
-        if (index + 1) % 10 == 0:
-            print(f"round {index + 1}/{args.rounds}", file=sys.stderr)
-    heatmaps = []
-    for pipe in pipes[: len(ours)]:  # our variants must compute the same function
-        pipe.send(("outputs", strips))
-        heatmaps.append(pipe.recv())
-    for pipe, worker in zip(pipes, workers, strict=True):
-        pipe.send(None)
-        worker.join()
+    per_round, outputs = paired.time_paired(
+        configs, strip_call, strips, rounds=args.rounds, per_round=args.per_round, warm=args.warm,
+        settle_s=args.settle_s, threads=args.threads, outputs_of=range(len(ours)),
+    )  # fmt: skip
+    heatmaps = [np.stack(outputs[i]) for i in range(len(ours))]  # our variants: the same function?
     out = []
     for index, (config, times) in enumerate(zip(configs, per_round, strict=True)):
         row = {"name": config["name"], "ours": index < len(ours), "median_ms": statistics.median(times),
@@ -209,7 +168,7 @@ def markdown(result: dict) -> str:
     ]
     for c in result["comparisons"]:
         low, high = c["interval"]
-        verdict = "A faster" if high < 1 else "B faster" if low > 1 else "no difference shown"
+        verdict = paired.verdict(low, high, "A faster", "B faster")
         lines.append(f"| {c['a']} | {c['b']} | {c['ratio']:.3f} | {low:.3f}-{high:.3f} | {verdict} |")
     return "\n".join(lines) + "\n"
 
@@ -218,13 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trained", type=pathlib.Path, default=ROOT / "demo_out" / "reference_unet")
     parser.add_argument("--work", type=pathlib.Path, default=ROOT / "bench_out" / "bench")
-    parser.add_argument("--rounds", type=int, default=100)
-    parser.add_argument("--per-round", type=int, default=8, help="strips timed per configuration per round")
-    parser.add_argument("--warm", type=int, default=2, help="untimed strips opening each turn")
-    parser.add_argument(
-        "--settle-s", type=float, default=0.2, help="pause before each configuration's turn (seconds)"
-    )
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    paired.add_arguments(parser, rounds=100, per_round=8, item="strip")
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
     args = parser.parse_args()
     result = measure(args)

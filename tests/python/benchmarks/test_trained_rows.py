@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import pathlib
 
+import numpy as np
 import pytest
 
 from runtime.artifacts import strip_values, write_artifact
@@ -142,7 +143,8 @@ def test_the_paired_study_times_our_int8_on_the_ep_also_with_static_shapes(modul
     trained["configs"].append(ep)
     ours, peers = paired.rows(trained)
     assert [c["name"] for c in peers] == list(PEERS)
-    assert [c["name"] for c in ours] == [ep["name"], ep["name"].replace(" (trained)", ", static shape (trained)")]
+    static = ep["name"].replace(" (trained)", ", static shape (trained)")
+    assert [c["name"] for c in ours] == [ep["name"], static]
     assert ours[1]["provider_options"] == {"reshape_input": "strip[1,4,40,24]"}
     trained["configs"].remove(ep)  # no EP installed: the CPU provider's row alone
     assert [c["name"] for c in paired.rows(trained)[0]] == [OURS["int8"]]
@@ -162,7 +164,33 @@ def test_the_paired_study_names_a_winner_only_when_the_interval_excludes_one(mod
                                                    ("c", 1.1, [1.05, 1.15]))],
     }  # fmt: skip
     text = paired.markdown(result)
-    assert "| ours static (reshape_input=s[1]) | 20.0 | the first row's artifact; heatmaps differ by at most" in text
+    assert "| ours static (reshape_input=s[1]) | 20.0 | the first row's artifact; heatmaps differ" in text
     assert "| a | ours | 0.900 | 0.850-0.950 | A faster |" in text
     assert "| b | ours | 1.000 | 0.950-1.050 | no difference shown |" in text
     assert "| c | ours | 1.100 | 1.050-1.150 | B faster |" in text
+
+
+def test_the_guided_study_adds_a_bf16_row_only_for_the_openvino_ep(modules) -> None:
+    study = importlib.import_module("benchmarks.guided_paired")
+    cpu = {"name": "defectkit Python ViT INT8", "kind": "classifier", "precision": "int8"}
+    ep = {**cpu, "name": "defectkit Python ViT INT8, OpenVINO EP", "provider": "openvino"}
+    assert study.with_bf16_row([cpu]) == [cpu]
+    rows = study.with_bf16_row([cpu, ep])
+    assert [r["name"] for r in rows[2:]] == ["defectkit Python ViT INT8, OpenVINO EP, bf16 float parts"]
+    assert '"INFERENCE_PRECISION_HINT": "bf16"' in rows[2]["provider_options"]["load_config"]
+
+
+def test_the_guided_study_meets_a_target_only_with_the_whole_interval(modules) -> None:
+    study = importlib.import_module("benchmarks.guided_paired")
+    rng = np.random.default_rng(0)
+    ours = list(10 + rng.uniform(0, 1, 60))
+    clear = study.speedup([3.0 * t for t in ours], ours, 2.5)
+    assert clear["met"] and clear["speedup"] == pytest.approx(3.0)
+    noisy = study.speedup([t * f for t, f in zip(ours, rng.uniform(2.0, 3.04, 60), strict=True)], ours, 2.5)
+    assert noisy["interval"][0] < 2.5 < noisy["interval"][1] and not noisy["met"]  # straddles: not met
+    text = study.markdown({
+        "machine": {"cpu": "test"}, "rounds": 60, "threads": 2, "images_per_round": 4,
+        "load_average_end": [1.0], "rows": [{"name": "ours", "median_ms": 10.5}], "trained": None, "trained_accuracy": {},
+        "speedups": [{"ours": "ours", "baseline": "ort", **noisy}],
+    })  # fmt: skip
+    assert f"| ours | ort | {noisy['speedup']:.2f}x |" in text and "| 2.5x | no |" in text
