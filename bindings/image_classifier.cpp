@@ -11,7 +11,6 @@
 #include <pybind11/stl.h>
 
 #include <map>
-
 #include <optional>
 #include <string>
 #include <string_view>
@@ -141,7 +140,8 @@ void bind_image_classifier(py::module_& m) {
   py::class_<ImageClassifier>(m, "ImageClassifier")
       .def(py::init([](const std::string& path, int intra, int inter, const std::string& provider,
                        const std::string& graph_optimization, const std::string& library, bool verify,
-                       const std::string& expected_sha256, const std::map<std::string, std::string>& provider_options) {
+                       const std::string& expected_sha256,
+                       const std::map<std::string, std::string>& provider_options) {
              defectkit::ImageClassifierOptions options;
              options.model.intra_op_threads = intra;
              options.model.inter_op_threads = inter;

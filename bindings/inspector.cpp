@@ -9,7 +9,6 @@
 #include <pybind11/stl.h>
 
 #include <map>
-
 #include <optional>
 #include <string>
 #include <vector>
@@ -115,7 +114,8 @@ void bind_inspector(py::module_& m) {
   py::class_<defectkit::Inspector>(m, "Inspector")
       .def(py::init([](const std::string& path, int intra, int inter, const std::string& provider,
                        const std::string& graph_optimization, int max_batch, const std::string& library, bool verify,
-                       const std::string& expected_sha256, const std::map<std::string, std::string>& provider_options) {
+                       const std::string& expected_sha256,
+                       const std::map<std::string, std::string>& provider_options) {
              defectkit::InspectorOptions options;
              options.model.intra_op_threads = intra;
              options.model.inter_op_threads = inter;
