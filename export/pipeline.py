@@ -73,6 +73,7 @@ class ExportOptions:
     output_format: str = "raw"  # reference_unet: "seed3ch" for the seed's heatmap layout
     roi: bool = False  # reference_unet: a fourth input channel masks the heatmap
     allow_accuracy_drop: bool = False
+    fp32_if_refused: bool = False  # when the gate refuses INT8: write FP32 alone, the refusal in the report
     data: pathlib.Path | None = None  # the training data, when config.json's path no longer resolves
     validation_variants: int = 16  # per held-out sample, when the data has no valid/
     calibration_count: int = 8
@@ -211,12 +212,15 @@ def _choose_int8(
     closest = int8 or min(int8_tried, key=lambda c: c.comparison.worst_upper_bound)
     if int8 is None:
         if not options.allow_accuracy_drop:
-            msg = (
-                f"export: no INT8 candidate was shown within {GATE} AUROC of the trained network "
-                f"({len(int8_tried)} tried); the closest, {closest.name}: "
-                f"{closest.comparison.describe()}. Nothing was written; pass --allow-accuracy-drop "
-                f"to write it anyway"
+            reason = (
+                f"no INT8 candidate was shown within {GATE} AUROC of the trained network "
+                f"({len(int8_tried)} tried); the closest, {closest.name}: {closest.comparison.describe()}"
             )
+            if options.fp32_if_refused:
+                logger.warning("[export] INT8 refused: %s; writing FP32 alone", reason)
+                closest.outcome = "closest INT8 candidate; refused by the gate"
+                return {"refused": reason}
+            msg = f"export: {reason}. Nothing was written; pass --allow-accuracy-drop to write it anyway"
             raise AccuracyGateError(msg)
         logger.warning("[export] writing %s although it failed the gate", closest.name)
     closest.outcome = "shipped as model_int8.onnx" + ("" if int8 else " (gate failed, --allow-accuracy-drop)")
@@ -258,7 +262,8 @@ def _export(exporter: _Exporter, options: ExportOptions) -> dict[str, Any]:
     report: dict[str, Any] = {"run": str(options.run), "family": exporter.family.name}
     if options.int8:
         report["int8"] = _choose_int8(exporter, options, fp32, pool, tried)
-        artifacts["model_int8.onnx"] = report["int8"].pop("candidate")
+        if "refused" not in report["int8"]:
+            artifacts["model_int8.onnx"] = report["int8"].pop("candidate")
     for candidate in tried:
         if not candidate.outcome:
             candidate.outcome = _dropped_because(candidate)

@@ -55,9 +55,9 @@ def run_demo(out: pathlib.Path, seed: int, precision: str, threads: int) -> dict
     return {"exit": code}
 
 
-def _value(summary: dict, part: str, key: str) -> float:
-    if part == "int8":
-        return summary["native"]["model_int8.onnx"][key]
+def _value(summary: dict, part: str, key: str) -> float | None:
+    if part == "int8":  # None where the gate refused INT8 and the demo went on with FP32 alone
+        return summary["native"].get("model_int8.onnx", {}).get(key)
     return summary[part][key]
 
 
@@ -82,17 +82,24 @@ def table(out: pathlib.Path, configurations: list[tuple[str, int]]) -> str:
         summary = json.loads(path.read_text())
         by_precision.setdefault(precision, []).append(summary)
         values = [_value(summary, part, key) for part, key, _ in COLUMNS]
-        cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in values]
+        cells = ["refused" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in values]
         export = summary["export"]
-        islands = ", ".join(export["float_islands"]) or "none"
+        if "refused" in export:
+            int8 = "refused | the gate refused INT8"
+        else:
+            islands = ", ".join(export["float_islands"]) or "none"
+            int8 = f"{export['int8_graph']} | {export['int8_method']}, {islands}"
         lines.append(
             f"| {summary['precision']} | {seed} | " + " | ".join(cells) + f" | {export['graph']} / "
-            f"{export['int8_graph']} | {export['int8_method']}, {islands} | {summary['minutes']:.1f} |"
+            f"{int8} | {summary['minutes']:.1f} |"
         )
     for precision, summaries in by_precision.items():
         cells = []
         for part, key, _ in COLUMNS:
-            values = [_value(s, part, key) for s in summaries]
+            values = [v for v in (_value(s, part, key) for s in summaries) if v is not None]
+            if not values:
+                cells.append("refused")
+                continue
             mean = statistics.mean(values)
             cells.append(
                 f"**{mean:.3f}** ({min(values):.3f}-{max(values):.3f})"

@@ -33,6 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-accuracy-drop", action="store_true", help="write INT8 even if it fails the accuracy gate"
     )
+    parser.add_argument(
+        "--fp32-if-refused",
+        action="store_true",
+        help="when the gate refuses INT8, write the FP32 artifact alone (the refusal in the report) "
+        "instead of nothing",
+    )
     parser.add_argument("--data", type=pathlib.Path, help="training data, if the run's recorded path moved")
     parser.add_argument(
         "--calibration",
@@ -82,7 +88,9 @@ def print_summary(report: dict) -> None:
     log.info(
         "[export] FP32: %s (%s); parity, max |diff|: %s", report["graph"], report["graph_reason"], parity
     )
-    if "int8" in report:
+    if "refused" in report.get("int8", {}):
+        log.warning("[export] INT8: refused by the gate (the closest candidate above); FP32 written alone")
+    elif "int8" in report:
         q = report["int8"]
         log.info(
             "[export] INT8: %s, %s calibration, float islands: %s; gate %s (image drop %+.4f, pixel %+.4f "
@@ -111,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         output_format=args.output_format,
         roi=args.roi,
         allow_accuracy_drop=args.allow_accuracy_drop,
+        fp32_if_refused=args.fp32_if_refused,
         data=args.data,
         methods=tuple(m.strip() for m in args.calibration.split(",") if m.strip()),
         max_extensions=args.max_extensions,

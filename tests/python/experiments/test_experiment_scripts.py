@@ -111,3 +111,24 @@ def test_flip_averaging_turns_each_views_heatmap_back_onto_the_strip() -> None:
         # A "model" that answers with its target channel must land on the strip's own target.
         np.testing.assert_array_equal(flips.heatmap_back(seen[0], name), strip[0])
     np.testing.assert_array_equal(flips.view(strip, "swap")[1:], strip[[2, 1]])
+
+
+def test_demo_seeds_shows_a_refused_int8_and_averages_the_rest(tmp_path: pathlib.Path) -> None:
+    module = load_script(ROOT / "experiments" / "reference_unet" / "demo_seeds.py")
+    headline = {"image_auroc": 0.95, "pixel_auroc": 0.99, "good_flagged": 4, "defects_missed": 3}
+    export = {"graph": "full_frame", "int8_graph": "full_frame", "int8_method": "minmax", "float_islands": []}
+    for seed, int8 in ((0, True), (1, False)):
+        summary = {
+            "precision": "bfloat16",
+            "minutes": 12.0,
+            "pytorch": headline,
+            "export": export if int8 else {"graph": "tiled", "gate_passed": False, "refused": "no INT8 ..."},
+            "native": {"model_fp32.onnx": headline, **({"model_int8.onnx": {**headline, "image_auroc": 0.9}}
+                                                      if int8 else {})},
+        }  # fmt: skip
+        folder = tmp_path / f"bf16-seed{seed}" / "reference_unet"
+        folder.mkdir(parents=True)
+        (folder / "summary.json").write_text(json.dumps(summary))
+    text = module.table(tmp_path, [("bf16", 0), ("bf16", 1)])
+    assert "| bfloat16 | 1 | 0.950 | 0.990 | refused | refused | refused | refused | tiled / refused |" in text
+    assert "| bf16 | mean (range) of 2 | **0.950** (0.950-0.950) | **0.990** (0.990-0.990) | **0.900**" in text

@@ -79,7 +79,7 @@ def _latency(artifact: pathlib.Path, image: pathlib.Path, threads: int, runs: in
 
 def run_demo(out: pathlib.Path, options: DemoOptions) -> dict[str, Any]:
     """The image demo in ``out``; returns the summary it writes to ``out/summary.json``."""
-    from defectkit.cli import main
+    from defectkit.models.demo_export import export_for_demo, int8_summary, shipped
     from defectkit.models.guided_classifier.data.demo import make_demo_images
     from defectkit.models.guided_classifier.data.layout import read_split
     from defectkit.training import load_model, train
@@ -112,17 +112,12 @@ def run_demo(out: pathlib.Path, options: DemoOptions) -> dict[str, Any]:
     print(f"[demo] test split (PyTorch): {_line(trained)} -> {out / 'eval'}")
 
     artifacts = out / "artifact"
-    start = time.perf_counter()
     extra = ["--allow-accuracy-drop", "--calibration", "minmax"] if options.smoke else []
-    _expect(
-        main(["export", str(run), "--out", str(artifacts), "--int8", *extra]) == 0, f"export of {run} failed"
-    )
-    report = json.loads((artifacts / "export_report.json").read_text())
-    print(f"[demo] exported in {(time.perf_counter() - start) / 60:.1f} min -> {artifacts}")
+    report = export_for_demo(run, artifacts, extra)  # FP32 alone when the gate refused INT8
 
     native, latency = {}, {}
     image = read_split(data, "test")[0].path
-    for name in ("model_fp32.onnx", "model_int8.onnx"):
+    for name in shipped(report):
         _expect((artifacts / name).is_file(), f"export wrote no {artifacts / name}")
         native[name] = defectkit.families.get("guided_classifier").evaluate(
             Predictor(artifact=artifacts / name, threads=options.threads), data, progress=False
@@ -143,11 +138,7 @@ def run_demo(out: pathlib.Path, options: DemoOptions) -> dict[str, Any]:
             k: trained[k] for k in ("image_auroc", "average_precision", "accuracy", "mean_dice", "mean_iou")
         },
         "native": {n: {k: r[k] for k in ("image_auroc", "accuracy", "mean_dice")} for n, r in native.items()},
-        "export": {
-            "int8_method": report["int8"]["method"],
-            "float_islands": report["int8"]["float_islands"],
-            "gate_passed": report["int8"]["gate"]["passed"],
-        },
+        "export": int8_summary(report),
         "p50_ms": latency,
         "minutes": (time.perf_counter() - begin) / 60,
     }

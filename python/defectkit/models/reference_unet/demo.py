@@ -117,25 +117,22 @@ def evaluate_demo_model(data: pathlib.Path, run: pathlib.Path) -> dict:
 
 
 def export_demo_model(run: pathlib.Path, out: pathlib.Path, smoke: bool) -> dict:
-    from defectkit.cli import main
+    from defectkit.models.demo_export import export_for_demo
 
-    start = time.perf_counter()
     # A smoke's network is barely trained: its INT8 may fail the gate, and is written anyway.
     extra = ["--allow-accuracy-drop", "--calibration", "minmax", "--max-extensions", "0"] if smoke else []
-    if main(["export", str(run), "--out", str(out), "--int8", *extra]) != 0:
-        msg = f"export of {run} failed (see above)"
-        raise defectkit.Error(msg)
-    print(f"[demo] exported in {(time.perf_counter() - start) / 60:.1f} min -> {out}")
-    return json.loads((out / "export_report.json").read_text())
+    return export_for_demo(run, out, extra)
 
 
-def evaluate_artifacts(data: pathlib.Path, artifacts: pathlib.Path, torch_result: dict) -> dict:
+def evaluate_artifacts(
+    data: pathlib.Path, artifacts: pathlib.Path, torch_result: dict, names: list[str]
+) -> dict:
     """The test split again, through the C++ runtime, at the thresholds the artifacts carry."""
     from defectkit.evaluation.metrics import flagged_at
     from defectkit.models.reference_unet.evaluation import evaluate_run
 
     results = {}
-    for name in ("model_fp32.onnx", "model_int8.onnx"):
+    for name in names:
         inspector = defectkit.Inspector(artifacts / name)
         patch = int(inspector.metadata["tiling"]["patch"])
         result = results[name] = evaluate_run(inspector, data, patch, progress=False)
@@ -151,7 +148,7 @@ def evaluate_artifacts(data: pathlib.Path, artifacts: pathlib.Path, torch_result
     return results
 
 
-def infer_with_tool(data: pathlib.Path, artifacts: pathlib.Path, out: pathlib.Path) -> None:
+def infer_with_tool(data: pathlib.Path, artifact: pathlib.Path, out: pathlib.Path) -> None:
     """The test split through the C++ tool ``defectkit-infer`` (no Python in the loop): image AUROC
     of the scores it writes, and its own per-strip latency."""
     import csv
@@ -166,7 +163,6 @@ def infer_with_tool(data: pathlib.Path, artifacts: pathlib.Path, out: pathlib.Pa
         print("[demo] defectkit-infer is not installed next to this Python; skipped")
         return
     strips = sorted((data / "test").rglob("*.tif"))
-    artifact = artifacts / "model_int8.onnx"
     subprocess.run(
         [tool, str(artifact), *map(str, strips), "--out", str(out)], check=True, capture_output=True
     )
@@ -183,12 +179,14 @@ def infer_with_tool(data: pathlib.Path, artifacts: pathlib.Path, out: pathlib.Pa
     )
 
 
-def benchmark_artifacts(data: pathlib.Path, artifacts: pathlib.Path, threads: int, runs: int = 24) -> dict:
+def benchmark_artifacts(
+    data: pathlib.Path, artifacts: pathlib.Path, names: list[str], threads: int, runs: int = 24
+) -> dict:
     """One latency line per artifact on the demo's good test strips (read natively every run)."""
     from defectkit.cli.bench import bench
 
     p50 = {}
-    for name in ("model_fp32.onnx", "model_int8.onnx"):
+    for name in names:
         r = bench(artifacts / name, data / "test" / "good", runs=runs, warmup=min(4, runs), threads=threads)
         print(
             f"[demo] bench {name}: p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, "
@@ -236,6 +234,7 @@ def _headline(result: dict, threshold: float) -> dict:
 def write_summary(out: pathlib.Path, args: DemoOptions, parts: dict) -> dict:
     """OUT/summary.json: the figures the README's demo table collects (experiments/reference_unet)."""
     from defectkit.benchmarking import machine_info
+    from defectkit.models.demo_export import int8_summary
 
     torch_result, report, native = parts["torch"], parts["report"], parts["native"]
     summary = {
@@ -249,11 +248,7 @@ def write_summary(out: pathlib.Path, args: DemoOptions, parts: dict) -> dict:
         "pytorch": _headline(torch_result, torch_result["thresholds"]["image"]),
         "export": {
             "graph": report["graph"],
-            "int8_graph": report["int8"]["graph"],
-            "int8_method": report["int8"]["method"],
-            "float_islands": report["int8"]["float_islands"],
-            "gate_passed": report["int8"]["gate"]["passed"],
-            "int8_image_drop": report["int8"]["gate"]["image_auroc"]["drop"],
+            **int8_summary(report),
             "validation_strips": report["decision"]["samples"],
             "extensions": report["decision"]["extensions"],
         },
@@ -269,6 +264,7 @@ def write_summary(out: pathlib.Path, args: DemoOptions, parts: dict) -> dict:
 
 def run_demo(out: pathlib.Path, args: DemoOptions) -> dict:
     """The strip demo in ``out``; returns the summary it writes to ``out/summary.json``."""
+    from defectkit.models.demo_export import INT8, shipped
     from defectkit.models.reference_unet.data.demo import make_demo_dataset
 
     begin = time.perf_counter()
@@ -284,16 +280,17 @@ def run_demo(out: pathlib.Path, args: DemoOptions) -> dict:
     write_panels(data, run_dir, out / "panels")
     artifacts = out / "artifact"
     report = export_demo_model(run_dir, artifacts, args.smoke)
-    for name in ("model_fp32.onnx", "model_int8.onnx", "export_report.json"):
+    names = shipped(report)  # FP32 alone when the gate refused INT8
+    for name in (*names, "export_report.json"):
         _expect((artifacts / name).is_file(), f"export wrote no {artifacts / name}")
-    native = evaluate_artifacts(data, artifacts, torch_result)
+    native = evaluate_artifacts(data, artifacts, torch_result, names)
     for name, result in native.items():
         _expect(
             result["count"] == torch_result["count"],
             f"the C++ runtime did not inspect every strip with {name}",
         )
-    infer_with_tool(data, artifacts, out / "native_infer")
-    p50 = benchmark_artifacts(data, artifacts, args.threads, runs=4 if args.smoke else 24)
+    infer_with_tool(data, artifacts / names[-1], out / "native_infer")
+    p50 = benchmark_artifacts(data, artifacts, names, args.threads, runs=4 if args.smoke else 24)
     minutes = (time.perf_counter() - begin) / 60
     parts = dict(
         training=training, torch=torch_result, report=report, native=native, p50=p50, minutes=minutes
@@ -301,6 +298,7 @@ def run_demo(out: pathlib.Path, args: DemoOptions) -> dict:
     summary = write_summary(out, args, parts)
     print(
         f"[demo] done in {minutes:.1f} min: test split {_summary_line(torch_result)} (PyTorch); "
-        f"INT8 through the C++ runtime {_summary_line(native['model_int8.onnx'])}"
+        f"{'INT8' if names[-1] == INT8 else 'FP32 (INT8 refused)'} through the C++ runtime "
+        f"{_summary_line(native[names[-1]])}"
     )
     return summary

@@ -375,7 +375,15 @@ def test_a_failed_gate_writes_nothing_unless_allowed(fixture_run, tmp_path, monk
     with pytest.raises(AccuracyGateError, match="closest, int8 tiled"):
         export_run(options)
     assert not (tmp_path / "gated").exists() or not any((tmp_path / "gated").iterdir())
+    options.fp32_if_refused = True  # what the demo asks: FP32 alone, the refusal in the report
+    report = export_run(options)
+    refusal = report["int8"]["refused"]
+    assert "closest, int8 tiled" in refusal and "Nothing was written" not in refusal
+    assert sorted(p.name for p in (tmp_path / "gated").glob("*.onnx")) == ["model_fp32.onnx"]
+    assert set(report["files"]) == {"model_fp32.onnx"}
+    options.fp32_if_refused = False
+    options.out = tmp_path / "allowed"
     options.allow_accuracy_drop = True
     report = export_run(options)
     assert report["int8"]["gate"]["passed"] is False
-    assert (tmp_path / "gated" / "model_int8.onnx").is_file()
+    assert (tmp_path / "allowed" / "model_int8.onnx").is_file()
