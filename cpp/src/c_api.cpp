@@ -41,6 +41,10 @@ ModelOptions model_options(const dk_inspector_options* o) {
   if (o->execution_provider) options.execution_provider = o->execution_provider;
   if (o->graph_optimization) options.graph_optimization = parse_graph_optimization(o->graph_optimization);
   if (o->onnxruntime_library) options.onnxruntime_library = o->onnxruntime_library;
+  for (const char* const* kv = o->provider_options; kv != nullptr && *kv != nullptr; kv += 2) {
+    require(kv[1] != nullptr, std::string("provider option '") + kv[0] + "' has no value");
+    options.provider_options[kv[0]] = kv[1];
+  }
   return options;
 }
 

@@ -30,11 +30,13 @@ namespace {
 
 const char* kUsage =
     "usage: defectkit-bench ARTIFACT [INPUT] [--runs N] [--warmup N] [--threads N] [--provider P] [--json]\n"
-    "                       [--verify] [--sha256 HEX]\n"
+    "                       [--provider-option KEY=VALUE]... [--verify] [--sha256 HEX]\n"
     "  INPUT: a strip TIFF (reference_unet artifacts) or a PNG, JPEG or TIFF image (guided_classifier);\n"
     "  without it: a random 4-channel strip of the artifact's image size, or a random RGB image of the\n"
     "  classifier's input_size (224 x 224 when the artifact gives none). Images are decoded once, then\n"
     "  classified from memory, as strips are inspected from memory.\n"
+    "  --provider-option KEY=VALUE (repeatable): an option of the openvino provider, e.g.\n"
+    "    reshape_input=strip[1,4,976,176] to fix a strip artifact's input shape (docs/NATIVE.md)\n"
     "  --verify: check the artifact's SHA-256 against export_report.json beside it (or --sha256 HEX) first\n";
 
 // Nearest-rank percentile of sorted values.
@@ -145,7 +147,7 @@ Workload image_workload(const tools::Args& args, std::shared_ptr<void>& keep) {
 
 int main(int argc, char** argv) {
   return tools::run_tool(kUsage, [&] {
-    const auto args = tools::parse_args(argc, argv, {"--runs", "--warmup", "--threads", "--provider", "--sha256"},
+    const auto args = tools::parse_args(argc, argv, {"--runs", "--warmup", "--threads", "--provider", "--provider-option", "--sha256"},
                                         {"--json", "--verify", "--help"});
     if (args.has("--help") || args.positional.empty() || args.positional.size() > 2) {
       std::fputs(kUsage, args.has("--help") ? stdout : stderr);

@@ -28,7 +28,7 @@ namespace {
 
 const char* kUsage =
     "usage: defectkit-infer ARTIFACT INPUT... [--out DIR] [--threads N] [--provider cpu|cuda|tensorrt|openvino]\n"
-    "                       [--pixel-threshold T] [--verify] [--sha256 HEX]\n"
+    "                       [--provider-option KEY=VALUE]... [--pixel-threshold T] [--verify] [--sha256 HEX]\n"
     "                       reference_unet: [--roi] [--image-threshold T]   guided_classifier: [--defect-threshold T]\n"
     "  The artifact's family decides what INPUT is and what is written (default DIR: .):\n"
     "  reference_unet (strip TIFFs): DIR/<stem>_heatmap.tif, the heatmap as a float32 H x W TIFF, and\n"
@@ -38,6 +38,8 @@ const char* kUsage =
     "    float32 H x W TIFF at the image's size (values 0..1: a grey PNG would lose them), and DIR/results.csv:\n"
     "    path,defect_probability,is_defective,class,class_probability,n_regions,largest_region_area,max_peak,\n"
     "    defect_threshold,pixel_threshold,mask,ms (class: the most probable class's name)\n"
+    "  --provider-option KEY=VALUE (repeatable): an option of the openvino provider, e.g.\n"
+    "    reshape_input=strip[1,4,976,176] to fix a strip artifact's input shape (docs/NATIVE.md)\n"
     "  --verify: check the artifact's SHA-256 against export_report.json beside it (or --sha256 HEX) first\n";
 
 // "<stem><suffix>", or "<folder>_<stem><suffix>" (then a counter) when an earlier input of this run
@@ -166,7 +168,7 @@ int infer_images(const tools::Args& args, const fs::path& out) {
 int main(int argc, char** argv) {
   return tools::run_tool(kUsage, [&] {
     const auto args = tools::parse_args(argc, argv,
-                                        {"--out", "--threads", "--provider", "--image-threshold", "--defect-threshold",
+                                        {"--out", "--threads", "--provider", "--provider-option", "--image-threshold", "--defect-threshold",
                                          "--pixel-threshold", "--sha256"},
                                         {"--roi", "--verify", "--help"});
     if (args.has("--help") || args.positional.size() < 2) {

@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "defectkit/artifact_session.h"
@@ -20,7 +21,15 @@ namespace defectkit::tools {
 
 struct Args {
   std::vector<std::string> positional;
-  std::map<std::string, std::string> options;  // "--runs" -> "100"; flags map to ""
+  std::map<std::string, std::string> options;  // "--runs" -> "100" (the last given); flags map to ""
+  std::vector<std::pair<std::string, std::string>> given;  // every valued option in order (repeatable ones)
+
+  std::vector<std::string> all(const std::string& name) const {
+    std::vector<std::string> values;
+    for (const auto& [key, value] : given)
+      if (key == name) values.push_back(value);
+    return values;
+  }
 
   bool has(const std::string& name) const { return options.count(name) != 0; }
   std::string text(const std::string& name, const std::string& fallback) const {
@@ -56,6 +65,7 @@ inline Args parse_args(int argc, char** argv, const std::set<std::string>& value
     } else if (valued.count(a)) {
       if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
       args.options[a] = argv[++i];
+      args.given.emplace_back(a, argv[i]);
     } else {
       throw std::invalid_argument("unknown option " + a);
     }
@@ -63,11 +73,18 @@ inline Args parse_args(int argc, char** argv, const std::set<std::string>& value
   return args;
 }
 
-// The session options both tools share: --threads, --provider.
+// The session options both tools share: --threads, --provider and any
+// number of --provider-option KEY=VALUE (the openvino provider's options).
 inline ModelOptions model_options(const Args& args) {
   ModelOptions options;
   options.intra_op_threads = args.integer("--threads", 0);
   options.execution_provider = args.text("--provider", "cpu");
+  for (const std::string& pair : args.all("--provider-option")) {
+    const auto eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw std::invalid_argument("--provider-option needs KEY=VALUE, got '" + pair + "'");
+    options.provider_options[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
   return options;
 }
 

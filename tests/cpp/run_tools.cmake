@@ -89,6 +89,21 @@ foreach(tool defectkit-infer defectkit-bench)
   endif()
 endforeach()
 
+# --provider-option KEY=VALUE goes to the openvino provider only: on the CPU provider it is refused
+# (exit 1, the runtime's message); without "=" it is a usage mistake (exit 2).
+foreach(tool defectkit-infer defectkit-bench)
+  foreach(case "device_type=CPU;1;openvino provider only" "reshape_input;2;needs KEY=VALUE")
+    list(GET case 0 option)
+    list(GET case 1 expected_rc)
+    list(GET case 2 expected_err)
+    execute_process(COMMAND "${TOOLS_DIR}/${tool}" "${DATA_DIR}/tiled.onnx" "${DATA_DIR}/strip_0.tif"
+                            --provider-option "${option}" RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
+    if(NOT rc EQUAL expected_rc OR NOT err MATCHES "${expected_err}")
+      message(FATAL_ERROR "${tool} --provider-option ${option}: rc ${rc}, stderr ${err}")
+    endif()
+  endforeach()
+endforeach()
+
 # A guided_classifier artifact: the tools read its family and classify images (PNG, JPEG, TIFF).
 set(images "")
 foreach(image ${CLASSIFIER_IMAGES})

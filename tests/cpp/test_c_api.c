@@ -317,6 +317,21 @@ int main(int argc, char** argv) {
   CHECK(strcmp(dk_status_name(DK_FILE_NOT_FOUND), "file_not_found") == 0);
   CHECK(dk_inspector_create(NULL, NULL, &inspector) == DK_INVALID_ARGUMENT);
 
+  /* Provider options: for the openvino provider only, in key/value pairs. */
+  {
+    const char* pairs[] = {"reshape_input", "strip[1,4,16,16]", NULL};
+    const char* dangling[] = {"reshape_input", NULL};
+    dk_inspector_options options;
+    dk_inspector_options_init(&options);
+    CHECK(options.provider_options == NULL);
+    options.provider_options = pairs;
+    CHECK(dk_inspector_create(artifact, &options, &inspector) == DK_INVALID_ARGUMENT && inspector == NULL);
+    CHECK(strstr(dk_last_error(), "openvino provider only; CPUExecutionProvider was given 1") != NULL);
+    options.provider_options = dangling;
+    CHECK(dk_inspector_create(artifact, &options, &inspector) == DK_INVALID_ARGUMENT);
+    CHECK(strstr(dk_last_error(), "provider option 'reshape_input' has no value") != NULL);
+  }
+
   CHECK(dk_inspector_create(artifact, NULL, &inspector) == DK_OK);
   CHECK(strcmp(dk_last_error(), "") == 0);
   if (inspector == NULL) {

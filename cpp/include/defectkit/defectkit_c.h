@@ -41,6 +41,10 @@ typedef struct dk_inspector_options {
   const char* graph_optimization;  /* NULL or "all"; "disable", "basic", "extended" */
   const char* onnxruntime_library; /* NULL: see defectkit::default_onnxruntime_library */
   int max_batch;                   /* patch artifacts: most tiles per run (default 16) */
+  /* NULL, or key, value, key, value, ..., NULL: options for the "openvino"
+   * provider (e.g. "reshape_input", "strip[1,4,976,176]"); with any other
+   * provider a non-empty list is DK_INVALID_ARGUMENT. Copied at create. */
+  const char* const* provider_options;
 } dk_inspector_options;
 
 /* Per call; NaN thresholds (the default) mean the artifact's. */
