@@ -41,7 +41,7 @@ import torch
 
 from benchmarks import cache, guided
 from defectkit.benchmarking import write_study
-from defectkit.evaluation.evidence import paired_time_ratio
+from defectkit.evaluation.evidence import interval_side, paired_time_ratio
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -188,7 +188,7 @@ def markdown(result: dict) -> str:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in result["rows"]:
-        verdict = "faster" if r["faster"] else "slower" if r["slower"] else "no difference shown"
+        verdict = interval_side(*r["interval"], "faster", "slower")
         lines.append(
             f"| {r['precision'].upper()} | {r['nodes']['shipped']} / {r['nodes']['folded']} | "
             f"{r['median_ms']['shipped']:.1f} / {r['median_ms']['folded']:.1f} | {r['ratio']:.3f} | "

@@ -109,8 +109,3 @@ def add_arguments(parser, *, rounds: int, per_round: int, item: str) -> None:
     parser.add_argument("--warm", type=int, default=2, help=f"untimed {item}s opening each turn")
     parser.add_argument("--settle-s", type=float, default=0.2, help="pause before each turn (seconds)")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-
-
-def verdict(low: float, high: float, below: str, above: str) -> str:
-    """``below`` when the whole interval lies under 1, ``above`` when over, else no verdict."""
-    return below if high < 1 else above if low > 1 else "no difference shown"

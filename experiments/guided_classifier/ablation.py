@@ -116,12 +116,12 @@ def paired_dice(first: dict[int, dict], second: dict[int, dict], seeds: list[int
         return ""
     from scipy import stats
 
+    from defectkit.evaluation.evidence import interval_side
+
     gaps = [first[s]["mean_dice"] - second[s]["mean_dice"] for s in seeds]
     mean, sem = statistics.mean(gaps), statistics.stdev(gaps) / len(gaps) ** 0.5
     half = stats.t.ppf(0.975, len(gaps) - 1) * sem
-    verdict = (
-        "first better" if mean - half > 0 else "second better" if mean + half < 0 else "no difference shown"
-    )
+    verdict = interval_side(mean - half, mean + half, "second better", "first better", null=0.0)
     return (
         f"\nMean Dice, {name}, over {len(seeds)} seeds: {mean:+.4f}, 95 % interval "
         f"{mean - half:+.4f} to {mean + half:+.4f} (t over seeds): {verdict}."
@@ -134,6 +134,8 @@ def paired_auroc(
     """First - second image AUROC, averaged over seeds, with a two-level bootstrap 95 % interval."""
     import numpy as np
     from sklearn.metrics import roc_auc_score
+
+    from defectkit.evaluation.evidence import interval_side
 
     if not all("scores" in r[s] for r in (guided, mean) for s in seeds):
         return ""  # runs from before the scores were kept
@@ -158,7 +160,7 @@ def paired_auroc(
         gaps = [roc_auc_score(truth, pair[k, 0]) - roc_auc_score(truth, pair[k, 1]) for k in picked_seeds]
         boot.append(np.mean(gaps))
     low, high = np.percentile(boot, [2.5, 97.5])
-    verdict = "first better" if low > 0 else "second better" if high < 0 else "no difference shown"
+    verdict = interval_side(low, high, "second better", "first better", null=0.0)
     return (
         f"\nImage AUROC, {name}, mean over {len(seeds)} seeds on {len(labels)} "
         f"test images: {observed:+.4f}, 95 % interval {low:+.4f} to {high:+.4f} (two-level bootstrap, "

@@ -33,6 +33,7 @@ import onnxruntime as ort
 
 from defectkit.benchmarking import write_study
 from defectkit.data.strip_io import read_strip_tifffile
+from defectkit.evaluation.evidence import interval_side
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
@@ -131,7 +132,7 @@ def markdown(result: dict) -> str:
     ]
     for row in result["rows"]:
         low, high = row["ratio_interval"]
-        verdict = "faster" if row["faster"] else "slower" if row["slower"] else "no difference shown"
+        verdict = interval_side(*row["ratio_interval"], "faster", "slower")
         lines.append(
             f"| {row['options']} | {row['median_ms']:.1f} | {row['ratio_to_default']:.3f} | "
             f"{low:.3f}-{high:.3f} | {verdict} |"

@@ -102,6 +102,12 @@ def verdict(interval: tuple[float, float], tolerance: float) -> str:
     return "undecided"
 
 
+def interval_side(low: float, high: float, below: str, above: str, null: float = 1.0) -> str:
+    """``below`` when the whole interval lies under ``null`` (1 for a ratio, 0 for a difference),
+    ``above`` when it lies over it, else "no difference shown": the research scripts' verdict."""
+    return below if high < null else above if low > null else "no difference shown"
+
+
 @dataclasses.dataclass(frozen=True)
 class MetricComparison:
     """One metric of a paired comparison; ``drop`` is reference minus candidate."""

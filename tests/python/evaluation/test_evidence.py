@@ -14,6 +14,7 @@ import pytest
 from defectkit.evaluation.evidence import (
     BINS,
     compare,
+    interval_side,
     pair_resolution,
     paired_time_ratio,
     summarise,
@@ -154,3 +155,12 @@ def test_a_time_ratio_is_shown_below_one_only_for_a_real_speed_up() -> None:
     assert ratio == pytest.approx(0.6) and high < 1.0
     _, (low, high) = paired_time_ratio(reference + rng.normal(0, 0.01, 80), reference)
     assert low < 1.0 < high  # the same graph timed twice: not shown faster
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "null", "expected"),
+    [(0.8, 0.95, 1.0, "below"), (1.02, 1.2, 1.0, "above"), (0.9, 1.1, 1.0, "no difference shown"),
+     (0.95, 1.0, 1.0, "no difference shown"), (-0.2, -0.01, 0.0, "below"), (0.01, 0.3, 0.0, "above")],
+)  # fmt: skip
+def test_a_side_is_named_only_when_the_whole_interval_lies_on_it(low, high, null, expected) -> None:
+    assert interval_side(low, high, "below", "above", null=null) == expected
