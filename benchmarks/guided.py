@@ -44,6 +44,12 @@ MODELS: dict[str, dict[str, Any]] = {
 TARGET_MODEL = "vits14_224"  # the issue's targets are stated for ViT-S/14 at 224
 TARGETS = {"ort_fp32": 2.5, "torch": 5.0}  # INT8 through the C++ runtime, x this baseline
 BENCH_IMAGES = 4  # test images (2 defect, 2 normal) at the model's size, cycled through
+# OpenVINO's CPU plugin can run a graph's float parts (LayerNorm, softmax, GELU, dequantised GEMM
+# outputs) in bf16 on AMX/AVX512-BF16 CPUs; through ONNX Runtime's EP the default session did not
+# (this hint made ViT-S INT8 faster: results/guided_paired-2026-12-01a.md). A row of its own, only
+# where the CPU computes bf16 natively (elsewhere OpenVINO would emulate or refuse it).
+BF16 = {"load_config": json.dumps({"CPU": {"INFERENCE_PRECISION_HINT": "bf16"}})}
+BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
 
 
 def guided_config(key: str):
@@ -173,7 +179,12 @@ def setup(work: pathlib.Path, log: Callable[[str], None], keys: tuple[str, ...] 
 
 
 def configurations(guided: dict[str, Any], tool: str | None) -> list[dict[str, Any]]:
-    """Per model: PyTorch eager FP32, ORT FP32 from Python, the C++ runtime FP32/INT8 (Python, tool)."""
+    """Per model: PyTorch eager FP32, ORT FP32 from Python, the C++ runtime FP32/INT8 (Python, tool);
+    INT8 on ONNX Runtime's OpenVINO EP when installed, and again with bf16 float parts where the
+    CPU has bf16."""
+    from defectkit.benchmarking import machine_info
+
+    bf16 = bool(BF16_FLAGS & set(machine_info()["cpu_flags"]))
     configs: list[dict[str, Any]] = []
     for key, entry in guided.items():
         label, slow = entry["label"], MODELS[key]["slow"]
@@ -200,10 +211,12 @@ def configurations(guided: dict[str, Any], tool: str | None) -> list[dict[str, A
                 )  # fmt: skip
         if library := openvino_ep_library():  # the same INT8 artifact on ONNX Runtime's OpenVINO EP
             int8 = str(pathlib.Path(entry["out"]) / "model_int8.onnx")
-            configs.append(
-                {"name": f"defectkit Python {label} INT8, OpenVINO EP", "kind": "classifier",
-                 "precision": "int8", "artifact": int8, "provider": "openvino", "library": library, **common}
-            )  # fmt: skip
+            ep = {"name": f"defectkit Python {label} INT8, OpenVINO EP", "kind": "classifier",
+                  "precision": "int8", "artifact": int8, "provider": "openvino", "library": library,
+                  **common}  # fmt: skip
+            configs.append(ep)
+            if bf16:
+                configs.append({**ep, "name": f"{ep['name']}, bf16 float parts", "provider_options": BF16})
     return configs
 
 
@@ -271,7 +284,11 @@ def targets(rows: list[dict[str, Any]], guided: dict[str, Any]) -> list[dict[str
     same = [r for r in rows if r.get("model") == TARGET_MODEL and r["precision"] == "int8"]
     cpu = next(r for r in same if r["kind"] == "classifier" and "provider" not in r)
     tool = next((r for r in same if r["kind"] == "tool"), None)
-    on_ep = [(" on the OpenVINO EP", r, None) for r in same if r.get("provider") == "openvino"]
+    on_ep = [
+        (" on the OpenVINO EP" + (", bf16 float parts" if "provider_options" in r else ""), r, None)
+        for r in same
+        if r.get("provider") == "openvino"
+    ]
     label = MODELS[TARGET_MODEL]["label"]
     gate = guided[TARGET_MODEL]["report"]["int8"]["gate"]
     accuracy = f"INT8 gate passed={gate['passed']} on RANDOM weights (not meaningful)"

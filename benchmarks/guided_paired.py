@@ -20,7 +20,6 @@ Writes ``benchmarks/results/guided_paired-<date>.{json,md}`` unless ``--out`` sa
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pathlib
 import statistics
@@ -37,19 +36,6 @@ RESULTS = ROOT / "benchmarks" / "results"
 MODEL = "vits14_224"
 # The baselines (by name prefix) and the speed-up of INT8 over each that #17 asks for.
 TARGETS = (("ORT Python", 2.5), ("PyTorch eager", 5.0))
-
-
-# OpenVINO's CPU plugin can run a graph's float parts (LayerNorm, softmax, GELU, dequantised GEMM
-# outputs) in bf16 on AMX/AVX512-BF16 CPUs; through ONNX Runtime's EP the default session did not
-# (this hint made it faster, measured here).
-BF16 = {"load_config": json.dumps({"CPU": {"INFERENCE_PRECISION_HINT": "bf16"}})}
-
-
-def with_bf16_row(configs: list[dict]) -> list[dict]:
-    """The configurations, plus the EP's INT8 row again with bf16 float parts (when the EP is there)."""
-    ep = [c for c in configs if c.get("provider") == "openvino" and c["precision"] == "int8"]
-    extra = [{**c, "name": f"{c['name']}, bf16 float parts", "provider_options": BF16} for c in ep]
-    return configs + extra
 
 
 def image_call(config: dict, threads: int):
@@ -104,7 +90,7 @@ def speedup(baseline_ms: list[float], ours_ms: list[float], target: float) -> di
 
 def measure(args: argparse.Namespace) -> dict:
     entry = guided.setup(args.work, lambda m: print(m, file=sys.stderr), (MODEL,))
-    configs = with_bf16_row([c for c in guided.configurations(entry, None) if c["kind"] != "tool"])
+    configs = [c for c in guided.configurations(entry, None) if c["kind"] != "tool"]
     accuracy = trained_accuracy(args.trained, configs, args.threads) if args.trained else {}
     images = sorted(pathlib.Path(entry[MODEL]["images"]).glob("*.png"))
     per_round, _ = paired.time_paired(

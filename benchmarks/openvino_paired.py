@@ -34,35 +34,20 @@ import numpy as np
 
 from benchmarks import openvino_peer, paired
 from defectkit.benchmarking import machine_info, write_study
-from defectkit.evaluation.evidence import paired_time_ratio
+from defectkit.evaluation.evidence import interval_side, paired_time_ratio
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PEERS = ("OpenVINO INT8 (NNCF defaults)", "OpenVINO INT8 (NNCF accuracy control)")
 
 
-def static_shape(artifact: str, channels: int = 4) -> str:
-    """The EP's ``reshape_input`` value fixing the artifact's input to one 4-channel strip."""
-    import onnx
-
-    graph_input = onnx.load(artifact, load_external_data=False).graph.input[0]
-    height, width = (d.dim_value for d in graph_input.type.tensor_type.shape.dim[2:])
-    return f"{graph_input.name}[1,{channels},{height},{width}]"
-
-
 def rows(trained: dict) -> tuple[list[dict], list[dict]]:
-    """defectkit's INT8 rows (on the EP when installed, also with static input shapes; else the
-    CPU provider) and the bench's two OpenVINO INT8 rows."""
+    """defectkit's INT8 rows (on the EP when installed, as it is and with the static input shape;
+    else the CPU provider) and the bench's two OpenVINO INT8 rows."""
     configs = openvino_peer.configurations(trained)
     ours = [c for c in configs if c["kind"] == "inspector" and c["precision"] == "int8"]
-    ours.sort(key=lambda c: c.get("provider") != "openvino")  # the EP first, when there
-    ours = ours[:1]
-    if ours[0].get("provider") == "openvino":
-        # The EP compiles the artifact's dynamic batch and channel axes as dynamic unless told.
-        static = {"reshape_input": static_shape(ours[0]["artifact"])}
-        name = ours[0]["name"].replace(" (trained)", ", static shape (trained)")
-        ours.append({**ours[0], "name": name, "provider_options": static})
-    return ours, [c for c in configs if c["name"] in PEERS]
+    on_ep = [c for c in ours if c.get("provider") == "openvino"]
+    return on_ep or ours[:1], [c for c in configs if c["name"] in PEERS]
 
 
 def uncompressed_strips(data: pathlib.Path, folder: pathlib.Path, count: int = 8) -> list[pathlib.Path]:
@@ -168,7 +153,7 @@ def markdown(result: dict) -> str:
     ]
     for c in result["comparisons"]:
         low, high = c["interval"]
-        verdict = paired.verdict(low, high, "A faster", "B faster")
+        verdict = interval_side(low, high, "A faster", "B faster")
         lines.append(f"| {c['a']} | {c['b']} | {c['ratio']:.3f} | {low:.3f}-{high:.3f} | {verdict} |")
     return "\n".join(lines) + "\n"
 

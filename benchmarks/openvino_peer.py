@@ -156,6 +156,8 @@ def setup(work: pathlib.Path, trained: pathlib.Path, log: Callable[[str], None])
     """Everything the trained rows need (built once, cached under ``work``), or a reason why not."""
     paths = trained_paths(trained)
     if paths is None:
+        if (trained / "artifact" / "model_fp32.onnx").is_file():  # the demo went on without INT8
+            return {"skipped": f"{trained}: the export gate refused the demo's INT8 (no model_int8.onnx)"}
         return {"skipped": f"{trained}: no trained demo (run `make demo` first, or pass --trained)"}
     try:
         import openvino  # noqa: F401
@@ -183,6 +185,15 @@ def openvino_ep_library() -> str | None:
     return str(found[-1]) if found else None
 
 
+def static_shape(artifact: str, channels: int = 4) -> str:
+    """The EP's ``reshape_input`` value fixing the artifact's input to one 4-channel strip."""
+    import onnx
+
+    graph_input = onnx.load(artifact, load_external_data=False).graph.input[0]
+    height, width = (d.dim_value for d in graph_input.type.tensor_type.shape.dim[2:])
+    return f"{graph_input.name}[1,{channels},{height},{width}]"
+
+
 def configurations(trained: dict[str, Any]) -> list[dict[str, Any]]:
     """The trained table's rows (built by :func:`setup`); empty when it was skipped."""
     return trained.get("configs", [])
@@ -204,6 +215,11 @@ def _configurations(trained: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append({"name": name, "kind": "inspector", "artifact": trained[precision],
                          "precision": precision, "graph": graphs[precision], "provider": "openvino",
                          "library": library})  # fmt: skip
+        # INT8 once more with the EP told the input shape (it compiles the artifact's dynamic batch
+        # and channel axes as dynamic unless told): 10 % faster, same heatmaps (openvino_paired).
+        static = {"reshape_input": static_shape(trained["int8"])}
+        name = rows[-1]["name"].replace(" (trained)", ", static shape (trained)")
+        rows.append({**rows[-1], "name": name, "provider_options": static})
     files = trained["files"]
     rows += [
         {"name": "OpenVINO FP32 (f32 hint)", "kind": "openvino", "xml": files["fp32"], "hint": "f32",
@@ -284,11 +300,17 @@ def targets(rows: list[dict], trained: dict[str, Any]) -> list[dict[str, Any]]:
 
     inspectors = [c for c in trained["configs"] if c["kind"] == "inspector" and c["name"] in by]
     ours = {c["precision"]: c["name"] for c in inspectors if "library" not in c}
-    on_ep = {c["precision"]: c["name"] for c in inspectors if c.get("provider") == "openvino"}
-    # The CPU provider's INT8 row, then the same gated artifact on ONNX Runtime's OpenVINO provider.
+    ep = [c for c in inspectors if c.get("provider") == "openvino"]
+    on_ep = {c["precision"]: c["name"] for c in ep if "provider_options" not in c}
+    # The CPU provider's INT8 row, then the same gated artifact on ONNX Runtime's OpenVINO provider,
+    # as it is and with the input shape given.
     mine = [("", "defectkit INT8", ours["int8"])]
     if "int8" in on_ep:
         mine.append((" on the OpenVINO EP", "defectkit INT8 on the OpenVINO EP", on_ep["int8"]))
+    for c in ep:
+        if "provider_options" in c and c["precision"] == "int8":
+            where = " on the OpenVINO EP, static shape"
+            mine.append((where, f"defectkit INT8{where}", c["name"]))
     int8_x_fp32 = []  # INT8 over FP32, each provider running both artifacts
     for where, names in (("", ours), (" on the OpenVINO EP", on_ep)):
         if {"int8", "fp32"} <= set(names):

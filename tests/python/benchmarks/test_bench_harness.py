@@ -104,6 +104,7 @@ def test_the_openvino_ep_row_is_judged_on_its_own(bench, tmp_path, monkeypatch) 
     targets are judged for each provider apart: the slower CPU row is not hidden behind it."""
     run, guided = bench
     monkeypatch.setattr(guided, "openvino_ep_library", lambda: "/opt/ov/libonnxruntime.so.1")
+    monkeypatch.setattr("defectkit.benchmarking.machine_info", lambda: {"cpu_flags": []})  # no bf16 row
     guided_paths = _fake_guided(guided, tmp_path)
     configs = run.configurations({"guided": guided_paths}, tool=None)
     on_ep = [c for c in configs if c.get("provider") == "openvino"]

@@ -134,20 +134,43 @@ def test_a_failing_inspection_is_raised_not_counted(modules, tmp_path) -> None:
         throughput.measure(spec, [tmp_path / "missing.tif"], 1, 0.2)
 
 
-def test_the_paired_study_times_our_int8_on_the_ep_also_with_static_shapes(modules, tmp_path) -> None:
+def test_the_ep_rows_include_int8_with_the_static_input_shape(modules, tmp_path, monkeypatch) -> None:
+    """With the EP installed the trained table runs both artifacts on it, and the INT8 one again
+    with its input shape given; the paired study times those two against the OpenVINO peers."""
+    peer, _, _ = modules
+    artifact = write_artifact(tmp_path / "model_int8.onnx", graph="full_frame", size=(40, 24))
+    (tmp_path / "export_report.json").write_text('{"graph": "full_frame", "int8": {"graph": "full_frame"}}')
+    files = {"fp32": "fp32.xml", "int8_default": "d.xml", "int8_accuracy": "a.xml"}
+    trained = {"fp32": str(artifact), "int8": str(artifact), "files": files}
+    monkeypatch.setattr(peer, "openvino_ep_library", lambda: "/x/libonnxruntime.so.1")
+    configs = peer._configurations(trained)
+    ep = "defectkit Python INT8 full_frame, OpenVINO EP (trained)"
+    static = "defectkit Python INT8 full_frame, OpenVINO EP, static shape (trained)"
+    by = {c["name"]: c for c in configs}
+    assert by[static]["provider_options"] == {"reshape_input": "strip[1,4,40,24]"}
+    assert "provider_options" not in by[ep] and by[static]["library"] == by[ep]["library"]
     paired = importlib.import_module("benchmarks.openvino_paired")
-    artifact = write_artifact(tmp_path / "full.onnx", graph="full_frame", size=(40, 24))
+    ours, peers = paired.rows({"configs": configs})
+    assert [c["name"] for c in ours] == [ep, static] and [c["name"] for c in peers] == list(PEERS)
+    monkeypatch.setattr(peer, "openvino_ep_library", lambda: None)  # no EP: the CPU provider's row alone
+    assert [c["name"] for c in paired.rows({"configs": peer._configurations(trained)})[0]] == [OURS["int8"]]
+
+
+def test_the_static_shape_row_gets_verdicts_of_its_own(modules) -> None:
+    peer, _, _ = modules
+    static = "defectkit Python INT8 full_frame, OpenVINO EP, static shape (trained)"
     trained = _trained({OURS["fp32"]: 0.98, OURS["int8"]: 0.98, PEERS[0]: 0.90, PEERS[1]: 0.97})
-    ep = {"name": "defectkit Python INT8 full_frame, OpenVINO EP (trained)", "kind": "inspector",
-          "precision": "int8", "provider": "openvino", "artifact": str(artifact)}  # fmt: skip
-    trained["configs"].append(ep)
-    ours, peers = paired.rows(trained)
-    assert [c["name"] for c in peers] == list(PEERS)
-    static = ep["name"].replace(" (trained)", ", static shape (trained)")
-    assert [c["name"] for c in ours] == [ep["name"], static]
-    assert ours[1]["provider_options"] == {"reshape_input": "strip[1,4,40,24]"}
-    trained["configs"].remove(ep)  # no EP installed: the CPU provider's row alone
-    assert [c["name"] for c in paired.rows(trained)[0]] == [OURS["int8"]]
+    options = {"reshape_input": "strip[1,4,8,8]"}
+    config = {"name": static, "kind": "inspector", "precision": "int8", "provider": "openvino"}
+    trained["configs"].append({**config, "library": "/x/lib.so", "provider_options": options})
+    trained["accuracy"][static] = {"image_auroc": 0.98, "pixel_auroc": 0.99, "strips": 100}
+    rows = _rows({OURS["fp32"]: 10.0, OURS["int8"]: 20.0, PEERS[0]: 30.0, PEERS[1]: 20.0, static: 25.0})
+    verdicts = {v["target"]: v for v in peer.targets(rows, trained)}
+    where = "defectkit INT8 on the OpenVINO EP, static shape"
+    assert verdicts[f"{where} at least as fast as {PEERS[1]} at equal or better image AUROC"]["met"]
+    assert not verdicts[f"{where} at least as fast as {PEERS[0]} at equal or better image AUROC"]["met"]
+    assert verdicts["trained INT8 >= 2.5x FP32"]["measured"].startswith("2.00x")  # never static / CPU FP32
+    assert not any("2.5x FP32 on the OpenVINO EP" in t for t in verdicts)
 
 
 def test_the_paired_study_names_a_winner_only_when_the_interval_excludes_one(modules) -> None:
@@ -170,14 +193,24 @@ def test_the_paired_study_names_a_winner_only_when_the_interval_excludes_one(mod
     assert "| c | ours | 1.100 | 1.050-1.150 | B faster |" in text
 
 
-def test_the_guided_study_adds_a_bf16_row_only_for_the_openvino_ep(modules) -> None:
-    study = importlib.import_module("benchmarks.guided_paired")
-    cpu = {"name": "defectkit Python ViT INT8", "kind": "classifier", "precision": "int8"}
-    ep = {**cpu, "name": "defectkit Python ViT INT8, OpenVINO EP", "provider": "openvino"}
-    assert study.with_bf16_row([cpu]) == [cpu]
-    rows = study.with_bf16_row([cpu, ep])
-    assert [r["name"] for r in rows[2:]] == ["defectkit Python ViT INT8, OpenVINO EP, bf16 float parts"]
-    assert '"INFERENCE_PRECISION_HINT": "bf16"' in rows[2]["provider_options"]["load_config"]
+@pytest.mark.parametrize(("library", "flags", "expected"), [
+    (None, ["avx512_bf16"], []),
+    ("/x/lib.so", ["avx512f"], ["X INT8, OpenVINO EP"]),
+    ("/x/lib.so", ["amx_bf16"], ["X INT8, OpenVINO EP", "X INT8, OpenVINO EP, bf16 float parts"]),
+])  # fmt: skip
+def test_the_guided_rows_add_bf16_float_parts_only_on_the_ep_of_a_bf16_cpu(
+    modules, monkeypatch, library, flags, expected
+) -> None:
+    guided = importlib.import_module("benchmarks.guided")
+    monkeypatch.setattr(guided, "openvino_ep_library", lambda: library)
+    monkeypatch.setattr("defectkit.benchmarking.machine_info", lambda: {"cpu_flags": flags})
+    monkeypatch.setitem(guided.MODELS, "x", {"label": "X", "config": {}, "slow": False})
+    entry = {"x": {"label": "X", "gflop": 1.0, "images": "i", "out": "o", "run": "r"}}
+    names = [c["name"] for c in guided.configurations(entry, None) if c.get("provider") == "openvino"]
+    assert names == [f"defectkit Python {n}" for n in expected]
+    if len(names) == 2:
+        bf16 = guided.configurations(entry, None)[-1]
+        assert '"INFERENCE_PRECISION_HINT": "bf16"' in bf16["provider_options"]["load_config"]
 
 
 def test_the_guided_study_meets_a_target_only_with_the_whole_interval(modules) -> None:
