@@ -53,6 +53,7 @@ GATE = 0.005
 ALPHA = 0.05
 MAX_EXTENSIONS = 2  # times the validation samples may be extended when they cannot decide
 PARITY_SAMPLES = 4
+ARTIFACT_NAMES = ("model_fp32.onnx", "model_int8.onnx")  # what export writes into its folder
 OUTPUT_FORMATS = ("raw", "seed3ch")
 
 
@@ -336,6 +337,13 @@ def _write(out: pathlib.Path, artifacts: dict[str, Candidate], exporter: _Export
         (staging / "export_report.json").write_text(json.dumps(report, indent=2, default=_json) + "\n")
         for path in staging.iterdir():
             os.replace(path, out / path.name)
+        # An artifact an earlier export left here that this one did not write (INT8 refused, or not
+        # asked for) would sit beside a report that does not describe it: remove it, and say so.
+        for name in ARTIFACT_NAMES:
+            stale = out / name
+            if name not in artifacts and stale.is_file():
+                stale.unlink()
+                logger.warning("[export] removed %s, left by an earlier export (this one wrote none)", stale)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

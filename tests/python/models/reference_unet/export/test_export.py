@@ -387,3 +387,7 @@ def test_a_failed_gate_writes_nothing_unless_allowed(fixture_run, tmp_path, monk
     report = export_run(options)
     assert report["int8"]["gate"]["passed"] is False
     assert (tmp_path / "allowed" / "model_int8.onnx").is_file()
+    options.allow_accuracy_drop, options.fp32_if_refused = False, True  # refused into the same folder
+    export_run(options)
+    assert not (tmp_path / "allowed" / "model_int8.onnx").exists()  # not left beside a report without it
+    assert (tmp_path / "allowed" / "model_fp32.onnx").is_file()
