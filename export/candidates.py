@@ -4,8 +4,8 @@ A :class:`Candidate` is one graph that could ship (a graph kind in FP32, or
 an INT8 quantisation of one with a calibration method and float islands). A
 :class:`DecisionSet` holds the validation samples every candidate runs on, the
 reference's outputs on them, and can grow: when the samples cannot decide
-between candidates, more are synthesised and every candidate measured so far
-is measured on them too, so comparisons stay paired.
+between candidates, more are synthesised and the closest candidates are measured
+on them too (the reference always), so comparisons stay paired.
 :func:`decide` picks among candidates by the paired non-inferiority test of
 :mod:`defectkit.evaluation.evidence`.
 """
@@ -24,9 +24,11 @@ import onnx
 
 from defectkit.evaluation.evidence import Comparison, SampleOutputs, compare, summarise
 
-__all__ = ["Candidate", "DecisionSet", "decide"]
+__all__ = ["FOCUS", "Candidate", "DecisionSet", "decide"]
 
 logger = logging.getLogger("defectkit")
+
+FOCUS = 2  # undecided candidates measured on each extension of the decision set
 
 
 @dataclasses.dataclass(eq=False)
@@ -118,9 +120,11 @@ class DecisionSet:
         more: ``more(round)`` synthesises another batch of samples (round 1, 2, ...); an empty
             list when there is nothing to synthesise from.
         tolerance: The largest AUROC drop a candidate may show.
-        alpha: One-sided error rate of the whole sequence of looks; each look gets
-            ``alpha / (1 + max_extensions)`` (Bonferroni), so looking again after an undecided
-            result does not raise the chance that a real loss passes.
+        alpha: One-sided error rate of the whole sequence of looks, spent unevenly (by the union
+            bound, as Bonferroni but weighted): the last look the set can reach gets ``alpha / 2``,
+            each earlier one ``alpha / (2 * max_extensions)``. An early look passes a candidate
+            only on strong evidence; the look with the most samples keeps most of the power,
+            where a small real loss (a fifth of the tolerance, say) can be shown within it.
         max_extensions: How many times the set may grow.
     """
 
@@ -137,6 +141,8 @@ class DecisionSet:
         self.base = len(self.samples)
         self.tolerance, self.alpha, self.max_extensions = tolerance, alpha, max_extensions
         self.extensions = 0
+        self._exhausted = False  # nothing more could be synthesised before the limit
+        self._ends = [len(self.samples)]  # where the base samples and each extension's end
         self.keep: Candidate | None = None  # the candidate whose runner serves as the reference
         self._more = more
         self._reference_fn = reference
@@ -146,7 +152,17 @@ class DecisionSet:
 
     @property
     def look_alpha(self) -> float:
-        return self.alpha / (1 + self.max_extensions)
+        """The one-sided error rate of a comparison on every sample the set holds."""
+        return self.alpha_for(self.extensions)
+
+    def alpha_for(self, batches: int) -> float:
+        """The one-sided error rate of a comparison on the base samples and ``batches`` extensions
+        (see the class): a candidate is compared at most once on each such prefix."""
+        if self.max_extensions == 0:
+            return self.alpha  # one look only
+        if batches == self.max_extensions or (self._exhausted and batches == self.extensions):
+            return self.alpha / 2
+        return self.alpha / (2 * self.max_extensions)
 
     def _measure_reference(self) -> None:
         new = self.samples[len(self._reference_heatmaps) :]
@@ -155,14 +171,21 @@ class DecisionSet:
         self.reference = self.reference.extended(_summary(new, scores, heatmaps))
 
     def extend(self) -> bool:
-        """Adds a batch of synthesised samples; False when the limit is reached or none can be made."""
-        if self.extensions >= self.max_extensions:
+        """Adds a batch of synthesised samples; False when the limit is reached or none can be made.
+
+        When none can be made before the limit, the current look becomes the last one (its error
+        rate rises to the last look's; the looks taken still sum to at most ``alpha``): the
+        caller measures again to compare at it.
+        """
+        if self.extensions >= self.max_extensions or self._exhausted:
             return False
         more = self._more(self.extensions + 1)
         if not more:
+            self._exhausted = True
             return False
         self.extensions += 1
         self.samples.extend(more)
+        self._ends.append(len(self.samples))
         self._measure_reference()
         logger.info(
             "[export] the validation samples could not decide: %d more synthesised (%d in all)",
@@ -171,9 +194,11 @@ class DecisionSet:
         )
         return True
 
-    def measure(self, candidate: Candidate) -> None:
-        """Runs ``candidate`` on the samples it has not seen, then compares it with the reference."""
-        new = self.samples[candidate.measured :]
+    def measure(self, candidate: Candidate, batches: int | None = None) -> None:
+        """Runs ``candidate`` on the samples it has not seen (of the base samples and the first
+        ``batches`` extensions; all when None), then compares it with the reference on them."""
+        end = self._ends[self.extensions if batches is None else batches]
+        new = self.samples[candidate.measured : end]
         heatmaps, scores = [], []
         for offset, item in enumerate(new):
             start = time.perf_counter()
@@ -192,8 +217,12 @@ class DecisionSet:
             candidate.outputs = more if candidate.outputs is None else candidate.outputs.extended(more)
         if candidate is not self.keep:
             candidate.release()
+        looks = self._ends.index(candidate.measured)  # candidates are measured batch by batch
         candidate.comparison = compare(
-            self.reference, candidate.outputs, self.tolerance, alpha=self.look_alpha
+            self.reference.head(candidate.measured),
+            candidate.outputs,
+            self.tolerance,
+            alpha=self.alpha_for(looks),
         )
 
 
@@ -208,23 +237,34 @@ def _summary(samples: Sequence[Any], scores: Sequence[float], heatmaps: Sequence
     )
 
 
-def decide(pool: Sequence[Candidate], decision: DecisionSet) -> Candidate | None:
+def decide(
+    pool: Sequence[Candidate], decision: DecisionSet, extend: bool = True, batches: int | None = None
+) -> Candidate | None:
     """The candidate to ship from ``pool``: the best-ranked that passes, by its worst upper bound.
 
     While a candidate of a better rank than every passing one is undecided, the decision set
-    grows (up to its limit) and every candidate is measured again; an undecided candidate at the
-    limit counts as failed. Returns None when none passes.
+    grows (up to its limit; never when ``extend`` is False) and the :data:`FOCUS` closest of
+    those undecided candidates are measured on the new samples; the others keep the verdict they
+    had. An undecided candidate at the end counts as failed. ``batches`` limits the samples to
+    the base ones and that many extensions (all when None). Returns None when none passes.
     """
+    active = list(pool)
     while True:
-        for candidate in pool:
-            decision.measure(candidate)
+        for candidate in active:
+            decision.measure(candidate, batches)
         passing = [c for c in pool if c.comparison.verdict == "pass"]
         best_rank = min((c.rank for c in passing), default=math.inf)
-        if (
-            any(c.comparison.verdict == "undecided" and c.rank < best_rank for c in pool)
-            and decision.extend()
-        ):
-            continue
+        open_ = [c for c in active if c.comparison.verdict == "undecided" and c.rank < best_rank]
+        if open_ and extend:
+            look_alpha = decision.look_alpha
+            if decision.extend():
+                # Only the closest stay in play: measuring every undecided candidate on every
+                # extension is what made a refusal cost minutes, for candidates that could not win.
+                active = sorted(open_, key=lambda c: (c.comparison.worst_upper_bound, c.rank))[:FOCUS]
+                continue
+            if decision.look_alpha > look_alpha:  # this look became the last: compare at its rate
+                active = open_
+                continue
         if not passing:
             return None
         return min(

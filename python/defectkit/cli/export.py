@@ -48,8 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-extensions",
         type=int,
-        default=2,
-        help="times export may synthesise more validation strips when they cannot decide (default 2)",
+        default=None,
+        help="times export may synthesise more validation strips when they cannot decide "
+        "(default 6: export's MAX_EXTENSIONS)",
     )
 
 
@@ -58,13 +59,16 @@ def print_summary(report: dict) -> None:
     log = logging.getLogger("defectkit")
     decision = report["decision"]
     log.info(
-        "[export] each candidate against the trained network on %d validation samples (%d synthesised "
-        "after %d extension(s)); tolerance %.3f AUROC, one-sided bounds at %.1f%% per look",
+        "[export] each candidate against the trained network on up to %d validation samples (%d "
+        "synthesised after %d extension(s)); tolerance %.3f AUROC; one-sided bounds at %.1f%% on "
+        "the base samples, %.1f%% at the last look (candidates screened on the base samples, the "
+        "closest measured on more)",
         decision["samples"],
         decision["samples"] - decision["validation_samples"],
         decision["extensions"],
         decision["tolerance"],
-        100 * (1 - decision["per_look_alpha"]),
+        100 * (1 - decision["first_look_alpha"]),
+        100 * (1 - decision["last_look_alpha"]),
     )
     for name, entry in report["candidates"].items():
         c = entry.get("comparison")
@@ -77,9 +81,10 @@ def print_summary(report: dict) -> None:
             if metric in c
         )
         log.info(
-            "[export] %-32s %-9s %s  %6.1f ms/sample  %s",
+            "[export] %-32s %-9s n=%-4d %s  %6.1f ms/sample  %s",
             name,
             c["verdict"],
+            c["samples"],
             drops,
             entry["ms_per_sample"],
             entry["outcome"],
@@ -122,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         fp32_if_refused=args.fp32_if_refused,
         data=args.data,
         methods=tuple(m.strip() for m in args.calibration.split(",") if m.strip()),
-        max_extensions=args.max_extensions,
+        **({} if args.max_extensions is None else {"max_extensions": args.max_extensions}),
     )
     report = export_run(options)
     print_summary(report)

@@ -63,6 +63,11 @@ class SampleOutputs:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def head(self, count: int) -> SampleOutputs:
+        """The outputs on the first ``count`` images."""
+        hist = None if self.pixel_hist is None else self.pixel_hist[:count]
+        return SampleOutputs(self.labels[:count], self.scores[:count], hist)
+
     def extended(self, more: SampleOutputs) -> SampleOutputs:
         """These outputs followed by ``more``'s (more images of the same decision set)."""
         hist = None

@@ -22,7 +22,11 @@ from defectkit.evaluation.evidence import (
 )
 from defectkit.export.pipeline import ALPHA, GATE, MAX_EXTENSIONS
 
-LOOK_ALPHA = ALPHA / (1 + MAX_EXTENSIONS)  # what export tests each look at
+# The error rates export spends (DecisionSet.alpha_for): the strictest is that of an early look,
+# the most lenient the last look's. Rounding must pass even at the strictest; a real loss must be
+# refused even at the most lenient.
+FIRST_LOOK_ALPHA = ALPHA / (2 * MAX_EXTENSIONS)
+LAST_LOOK_ALPHA = ALPHA / 2
 SIZE = 48  # heatmap side: small, the statistics do not depend on it
 
 
@@ -55,7 +59,7 @@ def test_int8_rounding_alone_passes_the_gate(seed) -> None:
     labels, scores, heatmaps, masks = demo_sized(seed)
     reference = summarise(labels, scores, heatmaps, masks)
     candidate = summarise(labels, quantised(scores), [quantised(h) for h in heatmaps], masks)
-    result = compare(reference, candidate, GATE, alpha=LOOK_ALPHA)
+    result = compare(reference, candidate, GATE, alpha=FIRST_LOOK_ALPHA)
     assert result.verdict == "pass", result.describe()
 
 
@@ -67,7 +71,7 @@ def test_a_real_image_auroc_loss_above_the_tolerance_is_refused(seed) -> None:
     missed = np.flatnonzero(labels == 1)[:6]
     worse[missed] = np.random.default_rng(seed).normal(0.45, 0.06, missed.size)
     reference = summarise(labels, scores, heatmaps, masks)
-    result = compare(reference, summarise(labels, worse, heatmaps, masks), GATE, alpha=LOOK_ALPHA)
+    result = compare(reference, summarise(labels, worse, heatmaps, masks), GATE, alpha=LAST_LOOK_ALPHA)
     assert result.metrics["image_auroc"].drop > 2 * GATE
     assert result.verdict != "pass", result.describe()
     assert result.metrics["image_auroc"].verdict == "fail"
@@ -81,7 +85,7 @@ def test_a_real_pixel_auroc_loss_above_the_tolerance_is_refused(seed) -> None:
     for index in np.flatnonzero(labels == 1)[:10]:
         dimmed[index][masks[index]] *= 0.25
     reference = summarise(labels, scores, heatmaps, masks)
-    result = compare(reference, summarise(labels, scores, dimmed, masks), GATE, alpha=LOOK_ALPHA)
+    result = compare(reference, summarise(labels, scores, dimmed, masks), GATE, alpha=LAST_LOOK_ALPHA)
     assert result.metrics["pixel_auroc"].drop > 2 * GATE
     assert result.metrics["pixel_auroc"].verdict == "fail"
     assert result.verdict == "fail"
