@@ -72,7 +72,8 @@ def bootstrap_interval(values: list[float], rng: np.random.Generator, draws: int
 
 
 def measure(args: argparse.Namespace) -> dict:
-    sessions = {name: session(args.artifact, entries, threads) for name, (entries, threads) in OPTION_SETS.items()}
+    option_sets = dict(list(OPTION_SETS.items())[:1]) if args.default_only else OPTION_SETS
+    sessions = {name: session(args.artifact, entries, threads) for name, (entries, threads) in option_sets.items()}
     for other in args.baseline:  # another artifact of the same model, default options
         sessions[f"{other.parent.name}/{other.name} (default options)"] = session(other, {}, 0)
     inputs = feeds(next(iter(sessions.values())), args.strips, args.strip_count)
@@ -147,6 +148,10 @@ def main() -> None:
     parser.add_argument(
         "--baseline", type=pathlib.Path, nargs="*", default=[],
         help="other artifacts of the same model (e.g. before a graph change) timed in the same rounds",
+    )  # fmt: skip
+    parser.add_argument(
+        "--default-only", action="store_true",
+        help="time only the default options (to compare --baseline artifacts, fewer sessions held)",
     )  # fmt: skip
     parser.add_argument("--strip-count", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=20)

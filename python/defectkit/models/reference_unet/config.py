@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 __all__ = ["FUSIONS", "ReferenceUNetConfig", "UNetConfig"]
 
 FUSIONS = ("stack", "compare")
+INPUT_STRIDES = (1, 2)
 
 
 @dataclass
@@ -33,10 +34,21 @@ class UNetConfig:
     # 64 reproduces the seed (DRAEM's base width); the default will be chosen by a width study.
     width: int = 64
     fusion: str = "stack"
+    # 1: DRAEM's network, its first level at full resolution. 2: the captures enter at half
+    # resolution as 4x the channels (pixel unshuffle), the full-resolution level (block1, up4,
+    # db4) is left out and the defect logit is upsampled 2x: the INT8 strip graph spent about half
+    # its time at full resolution (docs/experiments/reference_unet.md, #18).
+    input_stride: int = 1
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
             msg = f"UNetConfig.fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}"
+            raise InvalidArgumentError(msg)
+        if self.input_stride not in INPUT_STRIDES:
+            msg = f"UNetConfig.input_stride must be one of {INPUT_STRIDES}, got {self.input_stride!r}"
+            raise InvalidArgumentError(msg)
+        if self.fusion == "compare" and self.input_stride != 1:
+            msg = "fusion 'compare' runs at full resolution only (input_stride 1)"
             raise InvalidArgumentError(msg)
         for name in ("in_channels", "num_classes", "width"):
             value = getattr(self, name)
@@ -73,6 +85,9 @@ class ReferenceUNetConfig:
     # How the UNet meets the captures (UNetConfig.fusion): "stack" (DRAEM's input channels) or
     # "compare" (shared encoder, per-scale differences).
     fusion: str = "stack"
+    # 1: DRAEM's full-resolution first level; 2: the captures enter at half resolution as 4x the
+    # channels and the defect logit is upsampled (UNetConfig.input_stride).
+    input_stride: int = 1
     patch_size: int = 0  # 0: by image type (strip 128, square 256)
     n_defects: tuple[int, int] = (3, 8)  # defects per defective patch, inclusive
     p_defective: float = 0.5
@@ -123,6 +138,10 @@ class ReferenceUNetConfig:
             problems.append(f"mirror_sign must be one of {', '.join(MIRROR_SIGNS)}, got {self.mirror_sign!r}")
         if self.fusion not in FUSIONS:
             problems.append(f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
+        if self.input_stride not in INPUT_STRIDES:
+            problems.append(f"input_stride must be one of {INPUT_STRIDES}, got {self.input_stride!r}")
+        elif self.fusion == "compare" and self.input_stride != 1:
+            problems.append("fusion 'compare' runs at full resolution only (input_stride 1)")
         if self.distractor_weight < 0:
             problems.append(f"distractor_weight must be >= 0, got {self.distractor_weight}")
         try:
@@ -151,11 +170,13 @@ class ReferenceUNetConfig:
             converted["broad_weights"] = weights + (0.0,) * (len(cls.broad_weights) - len(weights))
         # Runs saved before mirror_sign existed trained with mirrors of the same sign.
         converted.setdefault("mirror_sign", "same")
+        # Runs saved before input_stride existed trained DRAEM's full-resolution network.
+        converted.setdefault("input_stride", 1)
         return cls(**converted)
 
     def network(self) -> UNetConfig:
         """The network shape these settings train."""
-        return UNetConfig(width=self.width, fusion=self.fusion)
+        return UNetConfig(width=self.width, fusion=self.fusion, input_stride=self.input_stride)
 
     def synthesis_settings(self, p_defective: float | None = None) -> SynthesisConfig:
         """The defect synthesis these settings train with (another share of defective patches if

@@ -59,45 +59,63 @@ def up_conv(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
-class Encoder(nn.Module):
-    """Six double-conv blocks of widths w, 2w, 4w, 8w, 8w, 8w with a 2x max-pool between each."""
+# Channel width of each UNet level (full resolution first) in units of the base width w.
+LEVEL_WIDTHS = (1, 2, 4, 8, 8, 8)
 
-    def __init__(self, in_channels: int, width: int) -> None:
+
+class Encoder(nn.Module):
+    """Six double-conv blocks of widths w, 2w, 4w, 8w, 8w, 8w with a 2x max-pool between each.
+
+    ``input_stride`` 2 rearranges every 2 x 2 pixel block of the input into channels (space to
+    depth, ``pixel_unshuffle``: each pixel is still seen) and starts at ``block2`` on that
+    half-resolution input: the full-resolution block (``block1``) is left out.
+    """
+
+    def __init__(self, in_channels: int, width: int, input_stride: int = 1) -> None:
         super().__init__()
-        w = width
-        self.block1 = double_conv(in_channels, w)
-        self.mp1 = nn.MaxPool2d(2)
-        self.block2 = double_conv(w, 2 * w)
-        self.mp2 = nn.MaxPool2d(2)
-        self.block3 = double_conv(2 * w, 4 * w)
-        self.mp3 = nn.MaxPool2d(2)
-        self.block4 = double_conv(4 * w, 8 * w)
-        self.mp4 = nn.MaxPool2d(2)
-        self.block5 = double_conv(8 * w, 8 * w)
-        self.mp5 = nn.MaxPool2d(2)
-        self.block6 = double_conv(8 * w, 8 * w)
-        self.pad_input = True  # eval mode pads the first conv's input (INPUT_CHANNEL_MULTIPLE)
+        self.input_stride = input_stride
+        self.levels = tuple(range(input_stride, len(LEVEL_WIDTHS) + 1))  # stride 1: 1..6, 2: 2..6
+        channels = in_channels * input_stride**2
+        for level in self.levels:  # registered in DRAEM's order: block1, mp1, block2, ...
+            setattr(self, f"block{level}", double_conv(channels, LEVEL_WIDTHS[level - 1] * width))
+            if level < len(LEVEL_WIDTHS):
+                setattr(self, f"mp{level}", nn.MaxPool2d(2))
+            channels = LEVEL_WIDTHS[level - 1] * width
+        self.pad_input = True  # eval mode: the first conv as INT8 kernels like it (_first_block_eval)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        padded = self.pad_input and not self.training
-        b1 = self._padded_block1(x) if padded else self.block1(x)  # (N, w, H, W)
-        b2 = self.block2(self.mp1(b1))  # (N, 2w, H/2, W/2)
-        b3 = self.block3(self.mp2(b2))  # (N, 4w, H/4, W/4)
-        b4 = self.block4(self.mp3(b3))  # (N, 8w, H/8, W/8)
-        b5 = self.block5(self.mp4(b4))  # (N, 8w, H/16, W/16)
-        b6 = self.block6(self.mp5(b5))  # (N, 8w, H/32, W/32)
-        return b1, b2, b3, b4, b5, b6
+        # Level 1 (N, w, H, W), 2 (N, 2w, H/2, W/2), ... 6 (N, 8w, H/32, W/32), input scale H.
+        first = getattr(self, f"block{self.levels[0]}")
+        if self.pad_input and not self.training:
+            features = [self._first_block_eval(first, x)]
+        else:
+            features = [first(F.pixel_unshuffle(x, self.input_stride) if self.input_stride > 1 else x)]
+        for level in self.levels[1:]:
+            pooled = getattr(self, f"mp{level - 1}")(features[-1])
+            features.append(getattr(self, f"block{level}")(pooled))
+        return tuple(features)
 
-    def _padded_block1(self, x: torch.Tensor) -> torch.Tensor:
-        """``block1(x)`` with the input padded to a multiple of INPUT_CHANNEL_MULTIPLE channels
-        (zeros, read by zero weights): equal to ``block1(x)``."""
-        conv = self.block1[0]
-        pad = -conv.in_channels % INPUT_CHANNEL_MULTIPLE
-        if conv.in_channels == 1 or pad == 0:  # one channel: padding would multiply the work
-            return self.block1(x)
-        zeros = conv.weight.new_zeros(conv.out_channels, pad, *conv.kernel_size)
-        weight = torch.cat((conv.weight, zeros), dim=1)  # (w, C + pad, 3, 3); a traced shape
-        return self.block1[1:](F.conv2d(F.pad(x, (0, 0, 0, 0, 0, pad)), weight, conv.bias, padding=1))
+    def _first_block_eval(self, block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+        """The first block on the raw input, equal to the training path, in kernels INT8 runs fast.
+
+        Its first conv reads the input padded to a multiple of INPUT_CHANNEL_MULTIPLE channels
+        (zeros, read by zero weights). At stride 2 the pixel unshuffle and that 3 x 3 conv fold
+        into one 6 x 6 conv of stride 2 on the full-resolution input (tap ``2a + i`` of the big
+        kernel is tap ``a`` of the small one on block offset ``i``), which leaves out the 6-D
+        Transpose that ``pixel_unshuffle`` exports to (12 % of the INT8 strip graph's time).
+        """
+        conv, stride = block[0], self.input_stride
+        channels = conv.in_channels // stride**2  # raw input channels
+        pad = -channels % INPUT_CHANNEL_MULTIPLE
+        if channels == 1 or (pad == 0 and stride == 1):  # one channel: padding would multiply the work
+            return block(F.pixel_unshuffle(x, stride) if stride > 1 else x)
+        out, _, k, _ = conv.weight.shape
+        # (out, C * s * s, k, k) indexed [o, c, i, j, a, b] -> (out, C, k * s, k * s) indexed [o, c, (a, i), (b, j)]
+        weight = conv.weight.reshape(out, channels, stride, stride, k, k).permute(0, 1, 4, 2, 5, 3)
+        weight = weight.reshape(out, channels, k * stride, k * stride)
+        weight = torch.cat((weight, weight.new_zeros(out, pad, k * stride, k * stride)), dim=1)  # a traced shape
+        padded = F.pad(x, (0, 0, 0, 0, 0, pad))
+        return block[1:](F.conv2d(padded, weight, conv.bias, stride=stride, padding=conv.padding[0] * stride))
 
 
 class ComparingEncoder(nn.Module):
@@ -138,33 +156,36 @@ class ComparingEncoder(nn.Module):
         return tuple(merged)
 
 
-class Decoder(nn.Module):
-    """Upsample + conv, concatenate the matching encoder features, double conv; five times."""
+# The decoder's steps from the deepest level up, DRAEM's names: (upsample, merge, level it makes).
+DECODER_STEPS = (("up_b", "db_b", 5), ("up1", "db1", 4), ("up2", "db2", 3), ("up3", "db3", 2), ("up4", "db4", 1))
 
-    def __init__(self, width: int, num_classes: int) -> None:
+
+class Decoder(nn.Module):
+    """Upsample + conv, concatenate the matching encoder features, double conv; five times.
+
+    The step that makes level ``j`` outputs the width of level ``j - 1`` (w at level 1), so the
+    classifier conv reads w channels. ``first_level`` 2 stops one step short, at half resolution.
+    """
+
+    def __init__(self, width: int, num_classes: int, first_level: int = 1) -> None:
         super().__init__()
-        w = width
-        self.up_b = up_conv(8 * w, 8 * w)
-        self.db_b = double_conv(8 * w + 8 * w, 8 * w)
-        self.up1 = up_conv(8 * w, 4 * w)
-        self.db1 = double_conv(4 * w + 8 * w, 4 * w)
-        self.up2 = up_conv(4 * w, 2 * w)
-        self.db2 = double_conv(2 * w + 4 * w, 2 * w)
-        self.up3 = up_conv(2 * w, w)
-        self.db3 = double_conv(w + 2 * w, w)
-        self.up4 = up_conv(w, w)
-        self.db4 = double_conv(w + w, w)
+        self.steps = tuple(step for step in DECODER_STEPS if step[2] >= first_level)
+        channels = LEVEL_WIDTHS[-1] * width
+        for up, merge, level in self.steps:
+            out = LEVEL_WIDTHS[max(level - 2, 0)] * width
+            setattr(self, up, up_conv(channels, out))
+            setattr(self, merge, double_conv(out + LEVEL_WIDTHS[level - 1] * width, out))
+            channels = out
         # A Sequential of one conv, as in DRAEM, so checkpoint keys read fin_out.0.*.
-        self.fin_out = nn.Sequential(nn.Conv2d(w, num_classes, kernel_size=3, padding=1))
+        self.fin_out = nn.Sequential(nn.Conv2d(channels, num_classes, kernel_size=3, padding=1))
 
     def trunk(self, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """The six encoder maps -> (N, w, H, W), the features the classifier conv reads."""
-        b1, b2, b3, b4, b5, b6 = features
-        x = self.db_b(torch.cat((self.up_b(b6), b5), dim=1))  # (N, 8w, H/16, W/16)
-        x = self.db1(torch.cat((self.up1(x), b4), dim=1))  # (N, 4w, H/8, W/8)
-        x = self.db2(torch.cat((self.up2(x), b3), dim=1))  # (N, 2w, H/4, W/4)
-        x = self.db3(torch.cat((self.up3(x), b2), dim=1))  # (N, w, H/2, W/2)
-        return self.db4(torch.cat((self.up4(x), b1), dim=1))  # (N, w, H, W)
+        """The encoder maps (shallowest first) -> (N, w, h, w') at the shallowest level's scale,
+        the features the classifier conv reads."""
+        x = features[-1]
+        for (up, merge, _level), skip in zip(self.steps, reversed(features[:-1]), strict=True):
+            x = getattr(self, merge)(torch.cat((getattr(self, up)(x), skip), dim=1))
+        return x
 
     def forward(self, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
         return self.fin_out(self.trunk(features))  # (N, num_classes, H, W)
@@ -212,11 +233,18 @@ class ReferenceUNet(nn.Module):
     def __init__(self, config: UNetConfig | None = None) -> None:
         super().__init__()
         self.config = config if config is not None else UNetConfig()
+        stride = self.config.input_stride
         if self.config.fusion == "compare":
             self.encoder_segment: nn.Module = ComparingEncoder(self.config.in_channels, self.config.width)
-        else:
-            self.encoder_segment = Encoder(self.config.in_channels, self.config.width)
-        self.decoder_segment = Decoder(self.config.width, self.config.num_classes)
+        else:  # stride 2: the captures' 2 x 2 pixel blocks as channels, at level 2 (no block1)
+            self.encoder_segment = Encoder(self.config.in_channels, self.config.width, stride)
+        self.decoder_segment = Decoder(self.config.width, self.config.num_classes, stride)
+
+    def _full_resolution(self, logits: torch.Tensor) -> torch.Tensor:
+        """Stride 2: the half-resolution logits upsampled bilinearly to the input's size."""
+        if self.config.input_stride == 1:
+            return logits
+        return F.interpolate(logits, scale_factor=self.config.input_stride, mode="bilinear", align_corners=False)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Per-pixel class logits, (N, num_classes, H, W); class 1 is "defect".
@@ -228,8 +256,8 @@ class ReferenceUNet(nn.Module):
             InvalidArgumentError: if ``x`` is not 4-D with the configured channels and H, W multiples of 32.
         """
         self._check_input(x)
-        features = self.encoder_segment(x)  # six maps, (N, w, H, W) ... (N, 8w, H/32, W/32)
-        return self.decoder_segment(features)  # (N, num_classes, H, W)
+        features = self.encoder_segment(x)  # six maps, (N, w, H, W) ... (N, 8w, H/32, W/32); stride 2: five
+        return self._full_resolution(self.decoder_segment(features))  # (N, num_classes, H, W)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | ReferenceUNetOutput:
         """Training mode: the logits the loss takes. Eval mode: :class:`ReferenceUNetOutput`, the
@@ -247,7 +275,7 @@ class ReferenceUNet(nn.Module):
         if self.config.num_classes != 2:
             return defect_probability_of(self.logits(x))
         self._check_input(x)
-        return torch.sigmoid(self.decoder_segment.defect_logit(self.encoder_segment(x)))
+        return torch.sigmoid(self._full_resolution(self.decoder_segment.defect_logit(self.encoder_segment(x))))
 
     def _check_input(self, x: torch.Tensor) -> None:
         # Evaluated on Python ints at trace time: an export with static shapes carries no trace of it.
