@@ -69,26 +69,33 @@ def choose_int8(
     the worst upper bound down most stays; the search ends when none brings it down by
     :data:`MIN_GAIN` of the tolerance), fewest float nodes preferred.
 
-    Confirmation, when the screen passed none: the closest candidate and the closest without
-    float islands are decided on a growing set (see :func:`decide`); a small real loss needs
-    more samples than the screen holds to be shown within the tolerance, and only candidates
-    that can win are worth measuring on them.
+    Confirmation, when the screen passed none, or passed only candidates of a later (slower)
+    graph: the closest undecided candidate of the graphs before it and the closest of them
+    without float islands are decided on a growing set (see :func:`decide`); a small real loss
+    needs more samples than the screen holds to be shown within the tolerance, and only
+    candidates that can win are worth measuring on them. One of them that passes ships; else
+    the screen's pass, if any.
     """
     start = len(tried)
+    order = {graph.kind: index for index, graph in enumerate(graphs)}
+    screened: Candidate | None = None
     for fp32 in graphs:
-        chosen = _screen(fp32, methods, groups, make, decision, tried)
-        if chosen is not None:
-            return chosen
-    undecided = [c for c in tried[start:] if c.comparison.verdict == "undecided"]
+        screened = _screen(fp32, methods, groups, make, decision, tried)
+        if screened is not None:
+            break
+    # With a pass in graph k, only the graphs before it can still give something faster: on the
+    # AMD EPYC a full-frame INT8 undecided on the screen lost to a tiled one with three float
+    # islands that passed it, at 1.8x the time per strip (docs/experiments/reference_unet.md).
+    last = len(graphs) if screened is None else order[screened.kind]
+    undecided = [c for c in tried[start:] if c.comparison.verdict == "undecided" and order[c.kind] < last]
     if not undecided:
-        return None
+        return screened
     closest = min(undecided, key=_closeness)
     plain = min((c for c in undecided if not c.islands), key=_closeness, default=closest)
     finalists = list(dict.fromkeys((plain, closest)))
-    order = {graph.kind: index for index, graph in enumerate(graphs)}
     for candidate in finalists:  # the chosen graph first, then fewer float nodes: faster
         candidate.rank = order[candidate.kind] * 1_000_000 + candidate.float_nodes
-    return decide(finalists, decision)
+    return decide(finalists, decision) or screened
 
 
 def _closeness(candidate: Candidate) -> tuple[float, int]:

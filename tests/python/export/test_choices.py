@@ -352,3 +352,24 @@ def test_the_screen_runs_on_the_base_samples_even_when_the_graph_choice_grew_the
     )
     assert chosen is tried[0] and chosen.measured == len(base) and len(decision.samples) == 2 * len(base)
     assert chosen.comparison.confidence == 1 - decision.alpha / 8  # the first look's rate
+
+
+@pytest.mark.parametrize(("factor", "kind"), [(0.75, "full_frame"), (0.6, "tiled")])
+def test_a_faster_graph_undecided_on_the_screen_is_confirmed_before_a_slower_pass_ships(factor, kind) -> None:
+    """Full-frame INT8 loses a little, spread over the strips (undecided on the screen's 80);
+    tiled INT8 passes the screen. The faster full frame gets the grown set: a small loss (~0.001)
+    is shown within the tolerance and ships; a larger one (~0.03) is not, and the tiled pass ships."""
+    base = strips(14)  # the strips on which the small loss is undecided (see the test above)
+    decision = decision_set(base, more=lambda r: strips(100 + r), max_extensions=6)
+    full, tiled = candidate("fp32 full_frame", FakeRunner()), candidate("fp32 tiled", FakeRunner())
+
+    def make(fp32: Candidate, method: str, islands: tuple[str, ...]) -> Candidate:
+        runner = DimSome(0.1, factor) if fp32 is full else FakeRunner(rounded)
+        return candidate(f"int8 {fp32.kind} {method}", runner, "int8", method=method, islands=islands)
+
+    tried: list[Candidate] = []
+    chosen = choose_int8([full, tiled], ["minmax"], lambda g: ["head"], make, decision, tried)
+    assert chosen is not None and chosen.kind == kind and chosen.comparison.verdict == "pass"
+    screened_tiled = next(c for c in tried if c.kind == "tiled")
+    assert screened_tiled.measured == len(base)  # the tiled pass is not measured again
+    assert decision.extensions >= 1 and any(c.kind == "full_frame" and c.measured > len(base) for c in tried)
