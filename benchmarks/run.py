@@ -52,6 +52,7 @@ STRIP_SIZE = (976, 176)
 PATCH = 128
 BENCH_STRIPS = 4  # uncompressed strips, cycled through by every configuration
 DEFAULT_WIDTH = 16  # chosen by the width study (TrainConfig.width)
+SEED_WIDTH = 64  # the seed pipeline's network: DRAEM at full resolution
 FAMILIES = ("reference_unet", "guided_classifier")
 # What the result keeps of the trained-model setup (benchmarks/openvino_peer.py)
 TRAINED_KEYS = ("skipped", "accuracy", "run", "files", "fp32_agreement")
@@ -66,18 +67,31 @@ def _log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def bench_network(width: int):
+    """The network a width's rows time: the seed's (DRAEM, full resolution) at width 64, the
+    training default's (``ReferenceUNetConfig``, e.g. its ``input_stride``) at any other width."""
+    from defectkit.models.reference_unet.config import ReferenceUNetConfig
+
+    return ReferenceUNetConfig(width=width, **({"input_stride": 1} if width == SEED_WIDTH else {}))
+
+
+def width_tag(width: int) -> str:
+    """``w16`` for folders and labels, ``w16 half-res`` where the network starts at half resolution."""
+    stride = bench_network(width).input_stride
+    return f"w{width}" if stride == 1 else f"w{width} half-res"
+
+
 def write_random_run(run: pathlib.Path, data: pathlib.Path, width: int, seed: int = 0) -> pathlib.Path:
     """A run folder holding a random-weight checkpoint of ``width`` (best.pt), as training writes it."""
     import torch
 
-    from defectkit.models.reference_unet import ReferenceUNet, UNetConfig
-    from defectkit.models.reference_unet.config import ReferenceUNetConfig
+    from defectkit.models.reference_unet import ReferenceUNet
     from defectkit.training import TrainConfig
     from defectkit.training.checkpoint import save_model_run
 
     torch.manual_seed(seed)
-    model = ReferenceUNet(UNetConfig(width=width)).eval()
-    own = ReferenceUNetConfig(width=width)
+    own = bench_network(width)
+    model = ReferenceUNet(own.network()).eval()
     config = TrainConfig(data=str(data), out=str(run), epochs=1, family_config=own)
     note = f"random weights, torch.manual_seed({seed})"
     return save_model_run(run, model, config, {"patch_size": PATCH}, note)
@@ -124,10 +138,11 @@ def setup_strips(work: pathlib.Path) -> dict[str, Any]:
         export_seed(seed_onnx)
     artifacts: dict[str, Any] = {}
     for width, graph in ((64, "tiled"), (64, "full_frame"), (DEFAULT_WIDTH, "auto")):
-        run = work / f"run_w{width}"
+        folder = width_tag(width).replace(" ", "_")  # a new network is a new folder, not a stale cache
+        run = work / f"run_{folder}"
         if not (run / "best.pt").is_file():
             write_random_run(run, data, width)
-        out = work / f"export_w{width}_{graph}"
+        out = work / f"export_{folder}_{graph}"
         if not cache.is_current(out, "reference_unet"):
             _log(f"exporting width {width}, graph {graph}, FP32 + INT8 (random weights)")
             start = time.perf_counter()
@@ -178,7 +193,7 @@ def strip_configurations(paths: dict[str, Any], tool: str | None) -> list[dict[s
             artifact = str(pathlib.Path(entry["out"]) / f"model_{precision}.onnx")
             common = {"width": width, "graph": entry["graph"], "precision": precision, "artifact": artifact}
             slow = width == 64 and precision == "fp32"
-            label = f"w{width} {precision.upper()} {entry['graph']}"
+            label = f"{width_tag(width)} {precision.upper()} {entry['graph']}"
             configs.append({"name": f"defectkit Python {label}", "kind": "inspector", "slow": slow, **common})
             if tool:
                 configs.append({"name": f"defectkit-bench {label}", "kind": "tool", "slow": slow, **common})
@@ -187,12 +202,12 @@ def strip_configurations(paths: dict[str, Any], tool: str | None) -> list[dict[s
 
 def gflop_per_strip(width: int, graph: str) -> float:
     """Model compute per 976 x 176 strip: tiles x patch FLOPs, or the padded frame's FLOPs."""
-    from defectkit.models.reference_unet import ReferenceUNet, UNetConfig, count_flops
+    from defectkit.models.reference_unet import ReferenceUNet, count_flops
     from defectkit.models.reference_unet.data.tiling import patch_grid
     from defectkit.models.reference_unet.model import SIZE_MULTIPLE
     from defectkit.models.reference_unet.sliding_window import positions_along
 
-    model = ReferenceUNet(UNetConfig(width=width))
+    model = ReferenceUNet(bench_network(width).network())
     height, strip_width = STRIP_SIZE
     if graph == "full_frame":
         pad = lambda n: n + (-n % SIZE_MULTIPLE)  # noqa: E731

@@ -1,20 +1,24 @@
-"""Is the half-resolution network (``input_stride`` 2) worth training? Its INT8 speed first (#18).
+"""How much INT8 strip time do the UNet's full-resolution parts cost? Speed before training (#18).
 
-Before any seed is trained, this writes the full-frame strip graph of two width-16 networks,
-DRAEM's (``input_stride`` 1, the demo's default so far) and the one whose captures enter at half
-resolution as 4x the channels (``input_stride`` 2), with random weights, FP32 and INT8 (static
-QDQ, MinMax on a few real strips, exactly as export quantises, no float island), so that the
+DRAEM's network runs a full-resolution level in the encoder (block1) and in the decoder (up4,
+db4 and the classifier); the INT8 full-frame graph spent about half its kernel time there. This
+writes the full-frame strip graph of width-16 networks with random weights for each pair
+``input_stride,head_stride`` (``UNetConfig``): 1,1 DRAEM; 1,2 the decoder stops at half
+resolution and the logit is upsampled; 2,2 the captures also enter at half resolution (pixel
+unshuffle, no block1). FP32 and INT8 (static QDQ, MinMax on a few real strips, exactly as export
+quantises, no float island; a variant with the score's box filter in float too), so that the
 paired session study can time them on the same strips:
 
-    .venv/bin/python experiments/reference_unet/input_stride_speed.py \\
+    .venv/bin/python experiments/reference_unet/full_resolution_speed.py \
         --strips bench_out/amd_seed1/reference_unet/data/test --out /tmp/stride
-    .venv/bin/python experiments/reference_unet/session_options.py \\
-        --artifact /tmp/stride/stride2_int8.onnx \\
-        --baseline /tmp/stride/stride1_int8.onnx /tmp/stride/stride2_fp32.onnx /tmp/stride/stride1_fp32.onnx \\
-        --strips bench_out/amd_seed1/reference_unet/data/test --rounds 20 --out /tmp/stride/timing
+    .venv/bin/python experiments/reference_unet/session_options.py --default-only \
+        --artifact /tmp/stride/in1_head2_int8.onnx \
+        --baseline /tmp/stride/in1_head1_int8.onnx /tmp/stride/in2_head2_int8.onnx \
+        /tmp/stride/in1_head2_fp32.onnx /tmp/stride/in1_head1_fp32.onnx \
+        --strips bench_out/amd_seed1/reference_unet/data/test --rounds 30 --out /tmp/stride/timing
 
 Weights do not change the kernels' work, so random ones time what a trained network would;
-accuracy needs training over seeds (``demo_seeds.py --input-stride``).
+accuracy needs training over seeds (``demo_seeds.py``, with the variant as the default).
 """
 
 from __future__ import annotations
@@ -36,9 +40,9 @@ from defectkit.models.reference_unet.export.graphs import GraphSpec, build_graph
 STRIP = (976, 176)
 
 
-def network(stride: int, width: int, seed: int) -> ReferenceUNet:
+def network(strides: tuple[int, int], width: int, seed: int) -> ReferenceUNet:
     torch.manual_seed(seed)
-    model = ReferenceUNet(UNetConfig(width=width, input_stride=stride))
+    model = ReferenceUNet(UNetConfig(width=width, input_stride=strides[0], head_stride=strides[1]))
     with torch.no_grad():  # BN statistics of real-looking activations, not the identity
         model.train()
         for _ in range(3):
@@ -46,23 +50,24 @@ def network(stride: int, width: int, seed: int) -> ReferenceUNet:
     return model.eval()
 
 
-def write(stride: int, width: int, strips: list[np.ndarray], out: pathlib.Path) -> None:
+def write(strides: tuple[int, int], width: int, strips: list[np.ndarray], out: pathlib.Path) -> None:
+    name = f"in{strides[0]}_head{strides[1]}"
     spec = GraphSpec(kind="full_frame", image_size=STRIP, patch=128, min_overlap=16)
-    module = build_graph(network(stride, width, seed=stride), spec)
+    module = build_graph(network(strides, width, seed=0), spec)
     axes = {"strip": {0: "batch", 1: "channels"}, "heatmap": {0: "batch"}, "score": {0: "batch"}}
     build = GraphBuild(module, (torch.zeros(1, 3, *STRIP),), ["strip"], axes)
-    model, _ = export_onnx(build, f"stride {stride}")
+    model, _ = export_onnx(build, name)
     model = prepare(model)
-    onnx.save(model, out / f"stride{stride}_fp32.onnx")
+    onnx.save(model, out / f"{name}_fp32.onnx")
     calibration = Calibration(model, [{"strip": s[None, :3].astype(np.float32)} for s in strips], "minmax")
     try:
-        onnx.save(calibration.quantize(), out / f"stride{stride}_int8.onnx")
+        onnx.save(calibration.quantize(), out / f"{name}_int8.onnx")
         # The image score's box filter (a one-channel AveragePool at full resolution) left in float.
         pools = [n.name for n in model.graph.node if n.op_type == "AveragePool"]
-        onnx.save(calibration.quantize(pools), out / f"stride{stride}_int8_float_pool.onnx")
+        onnx.save(calibration.quantize(pools), out / f"{name}_int8_float_pool.onnx")
     finally:
         calibration.close()
-    print(f"stride {stride}: {out}/stride{stride}_fp32.onnx, stride{stride}_int8.onnx", flush=True)
+    print(f"{name}: {out}/{name}_fp32.onnx, {name}_int8.onnx", flush=True)
 
 
 def main() -> None:
@@ -71,12 +76,15 @@ def main() -> None:
     parser.add_argument("--out", type=pathlib.Path, required=True)
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--calibration-strips", type=int, default=8)
+    parser.add_argument(
+        "--variants", nargs="+", default=["1,1", "1,2", "2,2"], help="input_stride,head_stride pairs"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     paths = sorted(args.strips.rglob("*.tif"))[: args.calibration_strips]
     strips = [read_strip_tifffile(p) for p in paths]
-    for stride in (1, 2):
-        write(stride, args.width, strips, args.out)
+    for variant in args.variants:
+        write(tuple(int(v) for v in variant.split(",")), args.width, strips, args.out)
 
 
 if __name__ == "__main__":

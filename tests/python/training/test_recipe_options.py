@@ -29,7 +29,10 @@ def test_epochs_follow_the_sample_budget_unless_given() -> None:
     for bad in ({"epochs": -1}, {"sample_budget": 0}, {"optimizer": "sgd"}):
         with pytest.raises(InvalidArgumentError, match="invalid training settings"):
             TrainConfig(**bad).validate()
-    bad_own = ({"distractor_weight": -0.5}, {"augment": "rotate"}, {"fusion": "sum"}, {"mirror_sign": "flip"})
+    bad_own = (
+        {"distractor_weight": -0.5}, {"augment": "rotate"}, {"fusion": "sum"}, {"mirror_sign": "flip"},
+        {"input_stride": 4}, {"input_stride": 2, "head_stride": 1}, {"fusion": "compare", "head_stride": 2},
+    )  # fmt: skip
     for bad in bad_own:
         with pytest.raises(InvalidArgumentError, match="invalid training settings"):
             TrainConfig(family_config=ReferenceUNetConfig(**bad)).validate()
@@ -122,10 +125,14 @@ def test_a_config_saved_before_the_family_seam_loads_flat() -> None:
     ``patch_budget``, no fusion or mirror_sign in the oldest): they load as what they trained."""
     flat = {k: v for k, v in TrainConfig().to_dict().items() if k not in ("family", "family_config")}
     flat |= {
-        k: v for k, v in ReferenceUNetConfig(width=32).to_dict().items() if k not in ("fusion", "mirror_sign")
+        k: v
+        for k, v in ReferenceUNetConfig(width=32).to_dict().items()
+        if k not in ("fusion", "mirror_sign", "input_stride", "head_stride")
     }
     flat["patch_budget"] = flat.pop("sample_budget") + 1
     config = TrainConfig.from_dict(flat)
     assert config.family == "reference_unet" and config.sample_budget == TrainConfig().sample_budget + 1
     assert config.family_config.width == 32
     assert (config.family_config.fusion, config.family_config.mirror_sign) == ("stack", "same")
+    # DRAEM's full-resolution network, whatever the default
+    assert (config.family_config.input_stride, config.family_config.head_stride) == (1, 1)

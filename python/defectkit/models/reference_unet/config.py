@@ -13,7 +13,19 @@ if TYPE_CHECKING:
 __all__ = ["FUSIONS", "ReferenceUNetConfig", "UNetConfig"]
 
 FUSIONS = ("stack", "compare")
-INPUT_STRIDES = (1, 2)
+STRIDES = (1, 2)
+
+
+def stride_problem(input_stride: object, head_stride: object, fusion: str) -> str | None:
+    """What is wrong with a pair of strides, in one sentence, or None."""
+    for name, value in (("input_stride", input_stride), ("head_stride", head_stride)):
+        if value not in STRIDES or isinstance(value, bool):
+            return f"{name} must be one of {STRIDES}, got {value!r}"
+    if input_stride > head_stride:  # type: ignore[operator]
+        return f"input_stride {input_stride} needs head_stride >= it (no full-resolution features to decode)"
+    if fusion == "compare" and (input_stride, head_stride) != (1, 1):
+        return "fusion 'compare' runs at full resolution only (input_stride and head_stride 1)"
+    return None
 
 
 @dataclass
@@ -34,22 +46,21 @@ class UNetConfig:
     # 64 reproduces the seed (DRAEM's base width); the default will be chosen by a width study.
     width: int = 64
     fusion: str = "stack"
-    # 1: DRAEM's network, its first level at full resolution. 2: the captures enter at half
-    # resolution as 4x the channels (pixel unshuffle), the full-resolution level (block1, up4,
-    # db4) is left out and the defect logit is upsampled 2x: the INT8 strip graph spent about half
-    # its time at full resolution (docs/experiments/reference_unet.md, #18).
+    # DRAEM's network has a full-resolution level in the encoder (block1) and in the decoder (up4,
+    # db4, the classifier); the INT8 strip graph spent about half its time there (#18,
+    # docs/experiments/reference_unet.md). head_stride 2: the decoder stops at half resolution and
+    # the defect logit is upsampled 2x (bilinear). input_stride 2 as well: no block1 either, the
+    # captures enter at half resolution as 4x the channels (pixel unshuffle).
     input_stride: int = 1
+    head_stride: int = 1
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
             msg = f"UNetConfig.fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}"
             raise InvalidArgumentError(msg)
-        if self.input_stride not in INPUT_STRIDES:
-            msg = f"UNetConfig.input_stride must be one of {INPUT_STRIDES}, got {self.input_stride!r}"
-            raise InvalidArgumentError(msg)
-        if self.fusion == "compare" and self.input_stride != 1:
-            msg = "fusion 'compare' runs at full resolution only (input_stride 1)"
-            raise InvalidArgumentError(msg)
+        problem = stride_problem(self.input_stride, self.head_stride, self.fusion)
+        if problem:
+            raise InvalidArgumentError(f"UNetConfig: {problem}")
         for name in ("in_channels", "num_classes", "width"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -85,9 +96,11 @@ class ReferenceUNetConfig:
     # How the UNet meets the captures (UNetConfig.fusion): "stack" (DRAEM's input channels) or
     # "compare" (shared encoder, per-scale differences).
     fusion: str = "stack"
-    # 1: DRAEM's full-resolution first level; 2: the captures enter at half resolution as 4x the
-    # channels and the defect logit is upsampled (UNetConfig.input_stride).
+    # Where the UNet leaves full resolution (UNetConfig): head_stride 2 stops the decoder at half
+    # resolution and upsamples the logit; input_stride 2 also leaves out the encoder's full-
+    # resolution block (pixel unshuffle).
     input_stride: int = 1
+    head_stride: int = 1
     patch_size: int = 0  # 0: by image type (strip 128, square 256)
     n_defects: tuple[int, int] = (3, 8)  # defects per defective patch, inclusive
     p_defective: float = 0.5
@@ -138,10 +151,9 @@ class ReferenceUNetConfig:
             problems.append(f"mirror_sign must be one of {', '.join(MIRROR_SIGNS)}, got {self.mirror_sign!r}")
         if self.fusion not in FUSIONS:
             problems.append(f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
-        if self.input_stride not in INPUT_STRIDES:
-            problems.append(f"input_stride must be one of {INPUT_STRIDES}, got {self.input_stride!r}")
-        elif self.fusion == "compare" and self.input_stride != 1:
-            problems.append("fusion 'compare' runs at full resolution only (input_stride 1)")
+        stride = stride_problem(self.input_stride, self.head_stride, self.fusion)
+        if stride:
+            problems.append(stride)
         if self.distractor_weight < 0:
             problems.append(f"distractor_weight must be >= 0, got {self.distractor_weight}")
         try:
@@ -172,11 +184,14 @@ class ReferenceUNetConfig:
         converted.setdefault("mirror_sign", "same")
         # Runs saved before input_stride existed trained DRAEM's full-resolution network.
         converted.setdefault("input_stride", 1)
+        converted.setdefault("head_stride", 1)
         return cls(**converted)
 
     def network(self) -> UNetConfig:
         """The network shape these settings train."""
-        return UNetConfig(width=self.width, fusion=self.fusion, input_stride=self.input_stride)
+        return UNetConfig(
+            width=self.width, fusion=self.fusion, input_stride=self.input_stride, head_stride=self.head_stride
+        )
 
     def synthesis_settings(self, p_defective: float | None = None) -> SynthesisConfig:
         """The defect synthesis these settings train with (another share of defective patches if

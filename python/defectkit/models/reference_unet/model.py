@@ -180,11 +180,13 @@ class Decoder(nn.Module):
         self.fin_out = nn.Sequential(nn.Conv2d(channels, num_classes, kernel_size=3, padding=1))
 
     def trunk(self, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """The encoder maps (shallowest first) -> (N, w, h, w') at the shallowest level's scale,
-        the features the classifier conv reads."""
+        """The encoder maps (shallowest first, the deepest at level 6) -> (N, w, h, w') at the
+        scale of the decoder's last level, the features the classifier conv reads. Encoder maps
+        above that level (block1 when the decoder stops at half resolution) feed only the pool."""
+        first = len(DECODER_STEPS) + 1 - (len(features) - 1)  # level of features[0]
         x = features[-1]
-        for (up, merge, _level), skip in zip(self.steps, reversed(features[:-1]), strict=True):
-            x = getattr(self, merge)(torch.cat((getattr(self, up)(x), skip), dim=1))
+        for up, merge, level in self.steps:
+            x = getattr(self, merge)(torch.cat((getattr(self, up)(x), features[level - first]), dim=1))
         return x
 
     def forward(self, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -233,18 +235,19 @@ class ReferenceUNet(nn.Module):
     def __init__(self, config: UNetConfig | None = None) -> None:
         super().__init__()
         self.config = config if config is not None else UNetConfig()
-        stride = self.config.input_stride
-        if self.config.fusion == "compare":
-            self.encoder_segment: nn.Module = ComparingEncoder(self.config.in_channels, self.config.width)
-        else:  # stride 2: the captures' 2 x 2 pixel blocks as channels, at level 2 (no block1)
-            self.encoder_segment = Encoder(self.config.in_channels, self.config.width, stride)
-        self.decoder_segment = Decoder(self.config.width, self.config.num_classes, stride)
+        config = self.config
+        if config.fusion == "compare":
+            self.encoder_segment: nn.Module = ComparingEncoder(config.in_channels, config.width)
+        else:  # input stride 2: the captures' 2 x 2 pixel blocks as channels, at level 2 (no block1)
+            self.encoder_segment = Encoder(config.in_channels, config.width, config.input_stride)
+        # head stride 2: the decoder's last step makes level 2 (no up4 / db4 at full resolution)
+        self.decoder_segment = Decoder(config.width, config.num_classes, config.head_stride)
 
     def _full_resolution(self, logits: torch.Tensor) -> torch.Tensor:
-        """Stride 2: the half-resolution logits upsampled bilinearly to the input's size."""
-        if self.config.input_stride == 1:
+        """Head stride 2: the half-resolution logits upsampled bilinearly to the input's size."""
+        if self.config.head_stride == 1:
             return logits
-        return F.interpolate(logits, scale_factor=self.config.input_stride, mode="bilinear", align_corners=False)
+        return F.interpolate(logits, scale_factor=self.config.head_stride, mode="bilinear", align_corners=False)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Per-pixel class logits, (N, num_classes, H, W); class 1 is "defect".

@@ -57,26 +57,74 @@ def test_parameter_count_matches_draem(width: int) -> None:
     assert sum(p.numel() for p in model.parameters()) == draem_discriminative_params(width)
 
 
-def test_state_dict_keys_follow_draem_names() -> None:
-    keys = ReferenceUNet(UNetConfig(width=4)).state_dict().keys()
-    for key in (
-        "encoder_segment.block1.0.weight",
-        "encoder_segment.block6.4.running_var",
-        "decoder_segment.up_b.1.weight",
-        "decoder_segment.db4.3.weight",
-        "decoder_segment.fin_out.0.bias",
-    ):
-        assert key in keys
+def test_half_resolution_decoder_is_draem_without_up4_and_db4() -> None:
+    w = 4
+    model = ReferenceUNet(UNetConfig(width=w, head_stride=2))
+    dropped = up_params(w, w) + double_params(2 * w, w)  # up4, db4; the classifier reads db3's w channels
+    assert sum(p.numel() for p in model.parameters()) == draem_discriminative_params(w) - dropped
+    keys = model.state_dict().keys()
+    assert "encoder_segment.block1.0.weight" in keys and "decoder_segment.db3.3.weight" in keys
+    assert not any(k.split(".")[1] in ("up4", "db4") for k in keys)
+    x = torch.rand(2, 3, 64, 96)
+    assert model(x).shape == (2, 2, 64, 96)  # training: logits upsampled to the input's size
+    model.eval()
+    with torch.inference_mode():
+        heatmap = model(x).heatmap
+        half = model.decoder_segment(model.encoder_segment(x))  # (N, 2, H/2, W/2)
+    assert heatmap.shape == (2, 1, 64, 96) and half.shape == (2, 2, 32, 48)
+    upsampled = torch.nn.functional.interpolate(half, scale_factor=2, mode="bilinear", align_corners=False)
+    torch.testing.assert_close(heatmap, torch.softmax(upsampled, dim=1)[:, 1:2])
 
 
-def test_default_config_is_the_seed_width() -> None:
-    config = UNetConfig()
-    assert (config.in_channels, config.num_classes, config.width) == (3, 2, 64)
+def test_half_resolution_input_network_is_draem_without_its_full_resolution_level() -> None:
+    w = 4
+    model = ReferenceUNet(UNetConfig(width=w, input_stride=2, head_stride=2))
+    dropped = double_params(3, w) + up_params(w, w) + double_params(2 * w, w)  # block1, up4, db4
+    block2 = double_params(4 * 3, 2 * w) - double_params(w, 2 * w)  # reads 2x2 blocks of 3 captures
+    assert sum(p.numel() for p in model.parameters()) == draem_discriminative_params(w) - dropped + block2
+    keys = model.state_dict().keys()
+    assert "encoder_segment.block2.0.weight" in keys and "decoder_segment.db3.3.weight" in keys
+    assert not any(k.split(".")[1] in ("block1", "up4", "db4") for k in keys)
+
+
+def test_half_resolution_input_eval_fold_equals_the_training_path() -> None:
+    """Eval mode runs pixel unshuffle + the first 3x3 conv as one 6x6 stride-2 conv on a padded
+    input; with random BN statistics it must give what the training path's modules give."""
+    torch.manual_seed(0)
+    model = ReferenceUNet(UNetConfig(width=4, input_stride=2, head_stride=2))
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    x = torch.rand(2, 3, 64, 96)
+    encoder = model.encoder_segment
+    with torch.inference_mode():
+        folded = model(x).heatmap
+        encoder.pad_input = False  # pixel_unshuffle, then block2 as trained
+        plain = model(x).heatmap
+        half = encoder.block2(torch.nn.functional.pixel_unshuffle(x, 2))
+    assert folded.shape == (2, 1, 64, 96) and half.shape == (2, 8, 32, 48)
+    torch.testing.assert_close(folded, plain, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(folded, torch.softmax(model.logits(x), dim=1)[:, 1:2], atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("strides", "match"),
+    [((3, 3), "input_stride"), ((1, 4), "head_stride"), ((2, 1), "head_stride >="), ((True, 1), "input_stride")],
+)
+def test_strides_are_checked(strides: tuple[int, int], match: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=match):
+        UNetConfig(input_stride=strides[0], head_stride=strides[1])
+
+
+def test_stride_configs_round_trip_and_old_checkpoints_are_draem() -> None:
+    with pytest.raises(InvalidArgumentError, match="full resolution"):
+        UNetConfig(fusion="compare", head_stride=2)
+    config = UNetConfig(width=4, input_stride=2, head_stride=2)
     assert UNetConfig.from_dict(config.to_dict()) == config
-    with pytest.raises(InvalidArgumentError):
-        UNetConfig.from_dict({"width": 8, "depth": 3})
-    with pytest.raises(InvalidArgumentError):
-        UNetConfig(width=0)
+    old = UNetConfig.from_dict({"width": 4})  # a checkpoint from before the options
+    assert (old.input_stride, old.head_stride) == (1, 1)
 
 
 def test_width_64_output_shape() -> None:
@@ -112,8 +160,9 @@ def test_tiny_forward_backward() -> None:
     torch.testing.assert_close(model(x).heatmap, p)  # the eval-mode forward is the probability head
 
 
-def test_count_flops_equals_conv_macs_times_two() -> None:
-    model = ReferenceUNet(UNetConfig(width=4))
+@pytest.mark.parametrize("strides", [(1, 1), (1, 2), (2, 2)])
+def test_count_flops_equals_conv_macs_times_two(strides: tuple[int, int]) -> None:
+    model = ReferenceUNet(UNetConfig(width=4, input_stride=strides[0], head_stride=strides[1]))
     height, width = 64, 32
     expected = 0
     hooks = []
