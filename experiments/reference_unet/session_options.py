@@ -75,7 +75,7 @@ def measure(args: argparse.Namespace) -> dict:
     option_sets = dict(list(OPTION_SETS.items())[:1]) if args.default_only else OPTION_SETS
     sessions = {name: session(args.artifact, entries, threads) for name, (entries, threads) in option_sets.items()}
     for other in args.baseline:  # another artifact of the same model, default options
-        sessions[f"{other.parent.name}/{other.name} (default options)"] = session(other, {}, 0)
+        sessions[f"{other} (default options)"] = session(other, {}, 0)  # the path: two runs' artifacts apart
     inputs = feeds(next(iter(sessions.values())), args.strips, args.strip_count)
     for s in sessions.values():  # warm-up: first runs allocate and pre-pack
         for feed in inputs[:2]:
