@@ -72,7 +72,7 @@ def write(strides: tuple[int, int], width: int, strips: list[np.ndarray], out: p
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--strips", type=pathlib.Path, required=True, help="a folder of .tif strips (calibration)")
+    parser.add_argument("--strips", type=pathlib.Path, required=True, help="a folder of .tif strips")
     parser.add_argument("--out", type=pathlib.Path, required=True)
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--calibration-strips", type=int, default=8)

@@ -50,7 +50,8 @@ def main() -> None:
         full = json.loads((demo / "run" / "eval.json").read_text())
         half = evaluate_run(HalfResolution(model), demo / "data", info["patch_size"], progress=False)
         print(
-            f"{demo}: full resolution image AUROC {full['image_auroc']:.4f}, pixel {full['pixel_auroc']:.4f}; "
+            f"{demo}: full resolution image AUROC {full['image_auroc']:.4f}, "
+            f"pixel {full['pixel_auroc']:.4f}; "
             f"half-resolution output image {half['image_auroc']:.4f}, pixel {half['pixel_auroc']:.4f}",
             flush=True,
         )

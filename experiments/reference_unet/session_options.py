@@ -73,7 +73,9 @@ def bootstrap_interval(values: list[float], rng: np.random.Generator, draws: int
 
 def measure(args: argparse.Namespace) -> dict:
     option_sets = dict(list(OPTION_SETS.items())[:1]) if args.default_only else OPTION_SETS
-    sessions = {name: session(args.artifact, entries, threads) for name, (entries, threads) in option_sets.items()}
+    sessions = {
+        name: session(args.artifact, entries, threads) for name, (entries, threads) in option_sets.items()
+    }
     for other in args.baseline:  # another artifact of the same model, default options
         sessions[f"{other} (default options)"] = session(other, {}, 0)  # the path: two runs' artifacts apart
     inputs = feeds(next(iter(sessions.values())), args.strips, args.strip_count)

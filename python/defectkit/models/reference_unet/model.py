@@ -110,10 +110,12 @@ class Encoder(nn.Module):
         if channels == 1 or (pad == 0 and stride == 1):  # one channel: padding would multiply the work
             return block(F.pixel_unshuffle(x, stride) if stride > 1 else x)
         out, _, k, _ = conv.weight.shape
-        # (out, C * s * s, k, k) indexed [o, c, i, j, a, b] -> (out, C, k * s, k * s) indexed [o, c, (a, i), (b, j)]
+        # (out, C * s * s, k, k) indexed [o, c, i, j, a, b]
+        #   -> (out, C, k * s, k * s) indexed [o, c, (a, i), (b, j)]
         weight = conv.weight.reshape(out, channels, stride, stride, k, k).permute(0, 1, 4, 2, 5, 3)
         weight = weight.reshape(out, channels, k * stride, k * stride)
-        weight = torch.cat((weight, weight.new_zeros(out, pad, k * stride, k * stride)), dim=1)  # a traced shape
+        zeros = weight.new_zeros(out, pad, k * stride, k * stride)
+        weight = torch.cat((weight, zeros), dim=1)  # a traced shape
         padded = F.pad(x, (0, 0, 0, 0, 0, pad))
         return block[1:](F.conv2d(padded, weight, conv.bias, stride=stride, padding=conv.padding[0] * stride))
 
@@ -157,7 +159,9 @@ class ComparingEncoder(nn.Module):
 
 
 # The decoder's steps from the deepest level up, DRAEM's names: (upsample, merge, level it makes).
-DECODER_STEPS = (("up_b", "db_b", 5), ("up1", "db1", 4), ("up2", "db2", 3), ("up3", "db3", 2), ("up4", "db4", 1))
+DECODER_STEPS = (
+    ("up_b", "db_b", 5), ("up1", "db1", 4), ("up2", "db2", 3), ("up3", "db3", 2), ("up4", "db4", 1),
+)  # fmt: skip
 
 
 class Decoder(nn.Module):
@@ -247,7 +251,8 @@ class ReferenceUNet(nn.Module):
         """Head stride 2: the half-resolution logits upsampled bilinearly to the input's size."""
         if self.config.head_stride == 1:
             return logits
-        return F.interpolate(logits, scale_factor=self.config.head_stride, mode="bilinear", align_corners=False)
+        stride = self.config.head_stride
+        return F.interpolate(logits, scale_factor=stride, mode="bilinear", align_corners=False)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Per-pixel class logits, (N, num_classes, H, W); class 1 is "defect".
@@ -278,7 +283,9 @@ class ReferenceUNet(nn.Module):
         if self.config.num_classes != 2:
             return defect_probability_of(self.logits(x))
         self._check_input(x)
-        return torch.sigmoid(self._full_resolution(self.decoder_segment.defect_logit(self.encoder_segment(x))))
+        return torch.sigmoid(
+            self._full_resolution(self.decoder_segment.defect_logit(self.encoder_segment(x)))
+        )
 
     def _check_input(self, x: torch.Tensor) -> None:
         # Evaluated on Python ints at trace time: an export with static shapes carries no trace of it.

@@ -111,7 +111,12 @@ def test_half_resolution_input_eval_fold_equals_the_training_path() -> None:
 
 @pytest.mark.parametrize(
     ("strides", "match"),
-    [((3, 3), "input_stride"), ((1, 4), "head_stride"), ((2, 1), "head_stride >="), ((True, 1), "input_stride")],
+    [
+        ((3, 3), "input_stride"),
+        ((1, 4), "head_stride"),
+        ((2, 1), "head_stride >="),
+        ((True, 1), "input_stride"),
+    ],
 )
 def test_strides_are_checked(strides: tuple[int, int], match: str) -> None:
     with pytest.raises(InvalidArgumentError, match=match):
