@@ -187,7 +187,7 @@ class Decoder(nn.Module):
         """The encoder maps (shallowest first, the deepest at level 6) -> (N, w, h, w') at the
         scale of the decoder's last level, the features the classifier conv reads. Encoder maps
         above that level (block1 when the decoder stops at half resolution) feed only the pool."""
-        first = len(DECODER_STEPS) + 1 - (len(features) - 1)  # level of features[0]
+        first = len(LEVEL_WIDTHS) + 1 - len(features)  # the level of features[0]: 1, or 2 without block1
         x = features[-1]
         for up, merge, level in self.steps:
             x = getattr(self, merge)(torch.cat((getattr(self, up)(x), features[level - first]), dim=1))
