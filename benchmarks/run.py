@@ -69,16 +69,18 @@ def _log(message: str) -> None:
 
 def bench_network(width: int):
     """The network a width's rows time: the seed's (DRAEM, full resolution) at width 64, the
-    training default's (``ReferenceUNetConfig``, e.g. its ``input_stride``) at any other width."""
+    training default's (``ReferenceUNetConfig``, e.g. its strides) at any other width."""
     from defectkit.models.reference_unet.config import ReferenceUNetConfig
 
-    return ReferenceUNetConfig(width=width, **({"input_stride": 1} if width == SEED_WIDTH else {}))
+    seed = {"input_stride": 1, "head_stride": 1} if width == SEED_WIDTH else {}
+    return ReferenceUNetConfig(width=width, **seed)
 
 
 def width_tag(width: int) -> str:
-    """``w16`` for folders and labels, ``w16 half-res`` where the network starts at half resolution."""
-    stride = bench_network(width).input_stride
-    return f"w{width}" if stride == 1 else f"w{width} half-res"
+    """``w16`` for folders and labels, ``w16 half-res`` where the network leaves full resolution
+    early (``input_stride`` or ``head_stride`` 2)."""
+    network = bench_network(width)
+    return f"w{width}" if (network.input_stride, network.head_stride) == (1, 1) else f"w{width} half-res"
 
 
 def write_random_run(run: pathlib.Path, data: pathlib.Path, width: int, seed: int = 0) -> pathlib.Path:

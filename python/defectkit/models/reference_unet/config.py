@@ -97,7 +97,7 @@ class ReferenceUNetConfig:
     # "compare" (shared encoder, per-scale differences).
     fusion: str = "stack"
     # Where the UNet leaves full resolution (UNetConfig): head_stride 2 stops the decoder at half
-    # resolution and upsamples the logit (INT8 1.3x faster; over seeds 0-2 on the demo, test image
+    # resolution and upsamples the logit (INT8 1.13x faster; over seeds 0-2 on the demo, test image
     # AUROC 0.961 against 0.947 but pixel AUROC 0.984 against 0.994, smudges localised worse, so
     # not the default); input_stride 2 also leaves out the encoder's full-resolution block (pixel
     # unshuffle): image and pixel AUROC both dropped (docs/experiments/reference_unet.md).
