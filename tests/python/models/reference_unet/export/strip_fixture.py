@@ -60,10 +60,11 @@ def write_fixture_dataset(root: pathlib.Path) -> pathlib.Path:
     )
 
 
-def fixture_network(data: pathlib.Path, seed: int = 5, fusion: str = "stack") -> ReferenceUNet:
-    """The random network, batch-norm fitted on ``data``'s training strips, logits scaled to std 2."""
+def fixture_network(data: pathlib.Path, seed: int = 5, fusion: str = "stack", **shape: int) -> ReferenceUNet:
+    """The random network, batch-norm fitted on ``data``'s training strips, logits scaled to std 2;
+    ``shape``: other ``UNetConfig`` fields (``input_stride``, ``head_stride``)."""
     torch.manual_seed(seed)
-    network = ReferenceUNet(UNetConfig(width=4, fusion=fusion))
+    network = ReferenceUNet(UNetConfig(width=4, fusion=fusion, **shape))
     strips = [read_strip_tifffile(p)[:3] / 255.0 for p in discover_dataset(data).train_good]
     x = torch.from_numpy(np.stack([s[:, : PATCH * 2, :PATCH] for s in strips])).float()  # (6, 3, 128, 64)
     for module in network.modules():
@@ -83,15 +84,15 @@ def fixture_network(data: pathlib.Path, seed: int = 5, fusion: str = "stack") ->
 
 
 def write_fixture_run(
-    root: pathlib.Path, data: pathlib.Path, seed: int = 5, fusion: str = "stack"
+    root: pathlib.Path, data: pathlib.Path, seed: int = 5, fusion: str = "stack", **shape: int
 ) -> FixtureRun:
-    network = fixture_network(data, seed, fusion)
+    network = fixture_network(data, seed, fusion, **shape)
     config = TrainConfig(
         data=str(data),
         out=str(root),
         seed=seed,
         epochs=1,
-        family_config=ReferenceUNetConfig(width=4, fusion=fusion, patch_size=PATCH, holdout=1),
+        family_config=ReferenceUNetConfig(width=4, fusion=fusion, patch_size=PATCH, holdout=1, **shape),
     )
     note = f"random weights (seed {seed}), batch norm fitted, logits scaled"
     save_model_run(root, network, config, {"patch_size": PATCH}, note)
