@@ -160,6 +160,7 @@ void bind_artifact_session(py::module_& m) {
       .def_property_readonly("format_version", [](const ArtifactMetadata& a) { return a.format_version; })
       .def_property_readonly("family", [](const ArtifactMetadata& a) { return a.family; })
       .def_property_readonly("precision", [](const ArtifactMetadata& a) { return a.precision; })
+      .def_property_readonly("int8_weight_bits", [](const ArtifactMetadata& a) { return a.int8_weight_bits; })
       .def_property_readonly("inputs", [](const ArtifactMetadata& a) { return a.inputs; })
       .def_property_readonly("outputs", [](const ArtifactMetadata& a) { return a.outputs; })
       .def_property_readonly("thresholds", [](const ArtifactMetadata& a) { return a.thresholds; })

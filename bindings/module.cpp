@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "defectkit/error.h"
+#include "defectkit/int8_weights.h"
 #include "defectkit/model.h"
 #include "defectkit/onnxruntime_loader.h"
 #include "defectkit/strip_reader.h"
@@ -55,6 +56,8 @@ PYBIND11_MODULE(_native, m) {
 
   m.def("default_onnxruntime_library", &defectkit::default_onnxruntime_library,
         "The ONNX Runtime library opened when none is named.");
+  m.def("cpu_sums_int8_products_exactly", &defectkit::cpu_sums_int8_products_exactly,
+        "Whether INT8 artifacts with full-range (8-bit) weights compute exactly on this CPU (AVX512-VNNI).");
   m.def(
       "load_onnxruntime",
       [](const std::string& path) {

@@ -57,6 +57,7 @@ ArtifactMetadata convert_format_1(const MetadataReader& r) {
   m.thresholds = parse_thresholds(r);
   m.precision = r.has("precision") ? r.text("precision") : "fp32";
   check_precision(r, m.precision);
+  m.int8_weight_bits = parse_int8_weight_bits(r, m.precision);
   if (r.has("provenance")) m.provenance_json = r.text("provenance");
   // Format 1's `graph` is plain text, not JSON, so it may hold any bytes; a JSON string must
   // be UTF-8, and dump() throws otherwise (found by the metadata fuzzer: invalid UTF-8 in

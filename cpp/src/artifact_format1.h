@@ -16,5 +16,7 @@ ArtifactMetadata convert_format_1(const MetadataReader& r);
 // Shared by both formats: defectkit.thresholds ({name: finite float}) and the precision's check.
 std::map<std::string, float> parse_thresholds(const MetadataReader& r);
 void check_precision(const MetadataReader& r, const std::string& precision);
+// defectkit.int8_weight_bits: 0 for FP32; for INT8 7 or 8, 8 when absent (files before the key).
+int parse_int8_weight_bits(const MetadataReader& r, const std::string& precision);
 
 }  // namespace defectkit::detail

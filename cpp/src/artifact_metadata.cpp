@@ -4,6 +4,7 @@
 
 #include "artifact_format1.h"
 #include "defectkit/error.h"
+#include "defectkit/int8_weights.h"
 #include "defectkit/model.h"
 #include "metadata_json.h"
 
@@ -24,6 +25,14 @@ void check_precision(const MetadataReader& r, const std::string& precision) {
   if (precision != "fp32" && precision != "int8") {
     r.fail("unknown precision '" + precision + "' (expected fp32 or int8)");
   }
+}
+
+int parse_int8_weight_bits(const MetadataReader& r, const std::string& precision) {
+  if (precision != "int8") return 0;
+  if (!r.has("int8_weight_bits")) return 8;  // written since 7-bit weights became export's default
+  const std::string& text = r.text("int8_weight_bits");
+  if (text != "7" && text != "8") r.fail("defectkit.int8_weight_bits must be \"7\" or \"8\", got '" + text + "'");
+  return text == "7" ? 7 : 8;
 }
 
 }  // namespace detail
@@ -115,6 +124,7 @@ ArtifactMetadata parse_format_2(const MetadataReader& r) {
   if (m.family.empty()) r.fail("defectkit.family is empty");
   m.precision = r.text("precision");
   detail::check_precision(r, m.precision);
+  m.int8_weight_bits = detail::parse_int8_weight_bits(r, m.precision);
   m.inputs = parse_specs(r, "inputs");
   m.outputs = parse_specs(r, "outputs");
   m.thresholds = detail::parse_thresholds(r);
@@ -231,6 +241,7 @@ void validate_against_graph(ArtifactMetadata& metadata, const std::vector<Tensor
 ArtifactMetadata read_artifact_metadata(const Model& model) {
   ArtifactMetadata metadata = parse_artifact_metadata(model.metadata(), model.path());
   validate_against_graph(metadata, model.inputs(), model.outputs(), model.path());
+  check_int8_weights_fit_cpu(metadata, model.path(), cpu_sums_int8_products_exactly());
   return metadata;
 }
 

@@ -48,6 +48,7 @@ struct ArtifactMetadata {
   int format_version = 0;                   // as written in the file: 1 or 2
   std::string family;                       // "reference_unet", "guided_classifier", "weld_fusion", ...
   std::string precision;                    // "fp32" or "int8"
+  int int8_weight_bits = 0;                 // int8: 7 (weights within +-64) or 8 (+-127, older files); fp32: 0
   std::string provenance_json = "{}";       // defectkit.provenance, verbatim JSON text
   std::vector<TensorSpec> inputs;           // one per graph input, in the graph's order (see graph_checked)
   std::vector<TensorSpec> outputs;          // one per graph output, in the graph's order
@@ -85,7 +86,9 @@ void validate_against_graph(ArtifactMetadata& metadata, const std::vector<Tensor
                             const std::vector<TensorInfo>& graph_outputs, const std::string& path);
 
 // parse_artifact_metadata(model.metadata(), model.path()), then
-// validate_against_graph() with the model's graph. Throws Error(kModel). Thread-safe.
+// validate_against_graph() with the model's graph, then refuses an INT8
+// artifact this CPU would compute wrongly (int8_weights.h). Throws
+// Error(kModel). Thread-safe.
 ArtifactMetadata read_artifact_metadata(const Model& model);
 
 }  // namespace defectkit
