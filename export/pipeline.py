@@ -40,7 +40,15 @@ from defectkit.evaluation.evidence import compare, pair_resolution
 from defectkit.export.candidates import Candidate, DecisionSet
 from defectkit.export.choices import choose_graph, choose_int8
 from defectkit.export.onnx_graph import export_onnx
-from defectkit.export.quantize import CALIBRATION_METHODS, Calibration, prepare
+from defectkit.export.quantize import (
+    CALIBRATION_METHODS,
+    PORTABLE_WEIGHT_BITS,
+    WEIGHT_BITS,
+    WEIGHT_LIMITS,
+    Calibration,
+    largest_int8_weight,
+    prepare,
+)
 from defectkit.training import load_model
 
 __all__ = ["GATE", "AccuracyGateError", "ExportOptions", "export_run"]
@@ -84,6 +92,7 @@ class ExportOptions:
     calibration_count: int = 8
     methods: tuple[str, ...] = tuple(CALIBRATION_METHODS)
     max_extensions: int = MAX_EXTENSIONS
+    int8_weight_bits: int = PORTABLE_WEIGHT_BITS  # 7: exact on every x86-64 CPU; 8: AVX512-VNNI only
 
     def validate(self) -> None:
         problems = []
@@ -94,6 +103,14 @@ class ExportOptions:
             problems.append(f"unknown calibration methods {unknown}; known: {sorted(CALIBRATION_METHODS)}")
         if not self.methods:
             problems.append("at least one calibration method is needed")
+        if self.int8_weight_bits not in WEIGHT_BITS:
+            problems.append(f"INT8 weight bits must be one of {WEIGHT_BITS}, got {self.int8_weight_bits}")
+        elif self.int8 and self.int8_weight_bits == 8 and not _cpu_sums_int8_products_exactly():
+            problems.append(
+                "8-bit INT8 weights need a CPU with AVX512-VNNI: this one adds their products with "
+                "16-bit saturation, so the gate would measure, and the runtime refuse, another model; "
+                "leave --int8-weight-bits at 7"
+            )
         if self.calib is not None and not self.calib.is_dir():
             problems.append(f"{self.calib}: calibration folder not found")
         if problems:
@@ -163,7 +180,9 @@ class _Exporter:
         groups = self.plan.float_groups(fp32.model)
         fixed = self.plan.fixed_float(fp32.model)
         nodes = list(dict.fromkeys([*fixed, *(n for group in islands for n in groups[group])]))
-        model = self.calibration(fp32, method).quantize(nodes, self.plan.quantization())
+        model = self.calibration(fp32, method).quantize(
+            nodes, self.plan.quantization(), self.options.int8_weight_bits
+        )
         suffix = "".join(f" +{g}" for g in islands)
         return Candidate(
             name=f"int8 {fp32.kind} {method}{suffix}",
@@ -248,6 +267,7 @@ def _choose_int8(
         "calibration": str(options.calib) if options.calib else "the family's training samples",
         "calibration_samples": options.calibration_count,
         "quantization": exporter.plan.quantization() or "every op type ONNX Runtime quantises, QDQ",
+        "weight_bits": options.int8_weight_bits,
     }
 
 
@@ -334,6 +354,12 @@ def _write(out: pathlib.Path, artifacts: dict[str, Candidate], exporter: _Export
             metadata = exporter.plan.metadata(
                 candidate.kind, candidate.model, candidate.precision, thresholds, provenance
             )
+            if candidate.precision == "int8":
+                bits = metadata.int8_weight_bits = exporter.options.int8_weight_bits
+                largest = largest_int8_weight(candidate.model)
+                if largest > WEIGHT_LIMITS[bits]:  # the file would claim a range its weights exceed
+                    msg = f"export: INT8 weights reach {largest}, beyond the {bits}-bit range it declares"
+                    raise Error(msg)
             write_metadata(candidate.model, metadata)
             path = staging / name
             onnx.save(candidate.model, path)
@@ -352,6 +378,15 @@ def _write(out: pathlib.Path, artifacts: dict[str, Candidate], exporter: _Export
                 logger.warning("[export] removed %s, left by an earlier export (this one wrote none)", stale)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _cpu_sums_int8_products_exactly() -> bool:
+    """The native runtime's answer (AVX512-VNNI); without the native module, assume not."""
+    try:
+        from defectkit import _native
+    except ImportError:
+        return False
+    return bool(_native.cpu_sums_int8_products_exactly())
 
 
 def _json(value: Any) -> Any:

@@ -26,13 +26,31 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
 
-__all__ = ["CALIBRATION_METHODS", "Calibration", "prepare"]
+__all__ = [
+    "CALIBRATION_METHODS",
+    "PORTABLE_WEIGHT_BITS",
+    "WEIGHT_BITS",
+    "Calibration",
+    "largest_int8_weight",
+    "prepare",
+]
 
 CALIBRATION_METHODS = {
     "minmax": CalibrationMethod.MinMax,
     "entropy": CalibrationMethod.Entropy,
     "percentile": CalibrationMethod.Percentile,
 }
+
+# ONNX Runtime's x86 INT8 kernels multiply uint8 activations by int8 weights. With AVX512-VNNI each
+# product is summed in 32 bits; without it (AVX2, AVX-512 without VNNI) pairs of products are first
+# added in 16 bits with saturation (vpmaddubsw): 2 x 255 x 127 overflows, 2 x 255 x 64 does not. An
+# artifact with full-range weights gave other answers on an emulated Haswell than on the AVX512-VNNI
+# machine its gate ran on (heatmaps off by up to 0.21); with 7-bit weights the two were bit-identical,
+# at the same test accuracy within noise (docs/experiments/int8_portability.md). So 7 by default;
+# 8 only for lines known to have VNNI (the runtime refuses an 8-bit artifact on a CPU without).
+WEIGHT_BITS = (7, 8)
+PORTABLE_WEIGHT_BITS = 7
+WEIGHT_LIMITS = {7: 64, 8: 127}  # the largest |weight| of each, as ONNX Runtime quantises them
 
 # ONNX Runtime's Entropy calibrator defaults to 128 histogram bins and 128 quantised bins, which
 # leaves its KL search a single candidate, the full range: through quantize_static (which does not
@@ -104,15 +122,27 @@ class Calibration:
             calibrator.collect_data(_Feeds(feeds))
             save_tensors_data(calibrator.compute_data(), self.cache_path)
 
-    def quantize(self, exclude: Sequence[str] = (), options: dict[str, Any] | None = None) -> onnx.ModelProto:
+    def quantize(
+        self,
+        exclude: Sequence[str] = (),
+        options: dict[str, Any] | None = None,
+        weight_bits: int = PORTABLE_WEIGHT_BITS,
+    ) -> onnx.ModelProto:
         """QDQ INT8 (uint8 activations, per-channel int8 weights), ``exclude`` left in float;
-        ``options``: ``op_types_to_quantize`` and ``extra_options`` (``ExportPlan.quantization``)."""
+        ``options``: ``op_types_to_quantize`` and ``extra_options`` (``ExportPlan.quantization``);
+        ``weight_bits`` 7 (weights within +-64: exact on every x86-64 CPU) or 8 (+-127: exact only
+        with AVX512-VNNI; see ``PORTABLE_WEIGHT_BITS``)."""
+        if weight_bits not in WEIGHT_BITS:
+            msg = f"INT8 weight bits must be one of {WEIGHT_BITS}, got {weight_bits}"
+            raise ValueError(msg)
         target = pathlib.Path(self._tmp.name) / "int8.onnx"
         with _quiet():
-            self._quantize(target, exclude, options or {})
+            self._quantize(target, exclude, options or {}, weight_bits)
         return onnx.load(target)
 
-    def _quantize(self, target: pathlib.Path, exclude: Sequence[str], options: dict[str, Any]) -> None:
+    def _quantize(
+        self, target: pathlib.Path, exclude: Sequence[str], options: dict[str, Any], weight_bits: int
+    ) -> None:
         quantize_static(
             str(self.model_path),
             str(target),
@@ -121,6 +151,7 @@ class Calibration:
             per_channel=True,
             weight_type=QuantType.QInt8,
             activation_type=QuantType.QUInt8,  # u8 activations x s8 weights: the VNNI fast path
+            reduce_range=weight_bits == 7,  # weights only: ONNX Runtime's range for them is -64..64
             calibrate_method=CALIBRATION_METHODS[self.method],
             nodes_to_exclude=list(exclude),
             calibration_cache_path=str(self.cache_path),
@@ -135,3 +166,16 @@ class Calibration:
 def prepare(model: onnx.ModelProto) -> onnx.ModelProto:
     """Gives every node a unique name so groups and exclusions can name them."""
     return _named(model)
+
+
+def largest_int8_weight(model: onnx.ModelProto) -> int:
+    """The largest magnitude among the model's int8 initializers (its quantised weights; activations
+    are uint8): at most ``WEIGHT_LIMITS[bits]`` for weights of ``bits`` bits, 0 for a float model."""
+    from onnx import numpy_helper
+
+    magnitudes = [
+        int(np.abs(numpy_helper.to_array(t).astype(np.int16)).max(initial=0))
+        for t in model.graph.initializer
+        if t.data_type == onnx.TensorProto.INT8
+    ]
+    return max(magnitudes, default=0)

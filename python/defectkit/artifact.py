@@ -102,6 +102,15 @@ class ArtifactMetadata:
     family_section: dict[str, Any]
     provenance: dict[str, Any]
     format_version: int = FORMAT_VERSION
+    # INT8: 7 (weights within +-64, exact on every x86-64 CPU) or 8 (+-127: AVX512-VNNI only; what
+    # a file without the key has); None for FP32. See cpp/include/defectkit/int8_weights.h.
+    int8_weight_bits: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.precision == "int8" and self.int8_weight_bits is None:
+            self.int8_weight_bits = 8  # undeclared: full range, as every file before the key
+        elif self.precision != "int8":
+            self.int8_weight_bits = None
 
     def to_props(self) -> dict[str, str]:
         """The ``metadata_props`` entries, key -> string value (always format 2)."""
@@ -115,6 +124,8 @@ class ArtifactMetadata:
         props = {f"{PREFIX}format_version": str(FORMAT_VERSION)}
         props.update({f"{PREFIX}{key}": str(getattr(self, key)) for key in _TEXT_KEYS})
         props.update({f"{PREFIX}{key}": json.dumps(values[key], sort_keys=True) for key in _JSON_KEYS})
+        if self.precision == "int8":
+            props[f"{PREFIX}int8_weight_bits"] = str(self.int8_weight_bits)
         return props
 
     @classmethod
@@ -160,7 +171,8 @@ class ArtifactMetadata:
             msg = f"{source}: {PREFIX}thresholds must map names to numbers, got {bad!r}"
             raise ModelError(msg)
         fields["thresholds"] = {k: float(v) for k, v in fields["thresholds"].items()}
-        return cls(format_version=version, **fields)
+        bits = _weight_bits(props, fields["precision"], source)
+        return cls(format_version=version, int8_weight_bits=bits, **fields)
 
     def input(self, name: str) -> TensorSpec:
         return next(s for s in self.inputs if s.name == name)
@@ -182,6 +194,17 @@ def _fields(props: dict[str, str], text_keys: tuple, json_keys: tuple, source: s
             msg = f"{source}: {PREFIX}{key} is not valid JSON ({error})"
             raise ModelError(msg) from error
     return fields
+
+
+def _weight_bits(props: dict[str, str], precision: str, source: str) -> int | None:
+    """``defectkit.int8_weight_bits`` of an INT8 file: 7 or 8, 8 when absent (written before it)."""
+    if precision != "int8":
+        return None
+    text = props.get(f"{PREFIX}int8_weight_bits", "8")
+    if text not in ("7", "8"):
+        msg = f'{source}: {PREFIX}int8_weight_bits must be "7" or "8", got {text!r}'
+        raise ModelError(msg)
+    return int(text)
 
 
 def _from_v1(fields: dict[str, Any], source: str) -> ArtifactMetadata:
@@ -216,6 +239,7 @@ def _from_v1(fields: dict[str, Any], source: str) -> ArtifactMetadata:
             "output_format": outputs.get("format", "raw"),
         },
         provenance=fields["provenance"],
+        # int8_weight_bits: full range (format 1 predates 7-bit weights), set by __post_init__
     )
 
 

@@ -3,6 +3,7 @@ malformed values are refused with a ModelError naming the source and the key."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -118,3 +119,21 @@ def test_format_1_reads_as_format_2() -> None:
 def test_malformed_format_1_values_are_refused(key, value, message) -> None:
     with pytest.raises(ModelError, match=message):
         ArtifactMetadata.from_props(_v1(**{key: value}), source="a.onnx")
+
+
+def test_int8_weight_bits_round_trip_and_default_to_full_range() -> None:
+    """7-bit weights are declared (the runtime refuses 8-bit ones on CPUs without VNNI); an INT8
+    file without the key was written before it, with full-range weights."""
+    seven = valid()
+    seven.int8_weight_bits = 7
+    props = seven.to_props()
+    assert props[PREFIX + "int8_weight_bits"] == "7"
+    assert ArtifactMetadata.from_props(props).int8_weight_bits == 7
+    del props[PREFIX + "int8_weight_bits"]
+    assert ArtifactMetadata.from_props(props).int8_weight_bits == 8
+    assert valid().int8_weight_bits == 8  # undeclared INT8: full range
+    fp32 = dataclasses.replace(valid(), precision="fp32")
+    assert PREFIX + "int8_weight_bits" not in fp32.to_props()
+    assert ArtifactMetadata.from_props(fp32.to_props()).int8_weight_bits is None
+    with pytest.raises(ModelError, match='a.onnx: defectkit.int8_weight_bits must be "7" or "8", got \'6\''):
+        ArtifactMetadata.from_props({**props, PREFIX + "int8_weight_bits": "6"}, "a.onnx")

@@ -46,6 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="INT8 calibration methods to try, comma-separated (default: all three)",
     )
     parser.add_argument(
+        "--int8-weight-bits",
+        type=int,
+        choices=(7, 8),
+        default=7,
+        help="7 (default): INT8 weights within +-64, the same answers on every x86-64 CPU; 8: +-127, "
+        "only for lines whose CPUs have AVX512-VNNI (without it the runtime refuses the artifact)",
+    )
+    parser.add_argument(
         "--max-extensions",
         type=int,
         default=None,
@@ -98,10 +106,11 @@ def print_summary(report: dict) -> None:
     elif "int8" in report:
         q = report["int8"]
         log.info(
-            "[export] INT8: %s, %s calibration, float islands: %s; gate %s (image drop %+.4f, pixel %+.4f "
-            "against the trained network)",
+            "[export] INT8: %s, %s calibration, %d-bit weights, float islands: %s; gate %s (image drop "
+            "%+.4f, pixel %+.4f against the trained network)",
             q["graph"],
             q["method"],
+            q["weight_bits"],
             ", ".join(q["float_islands"]) or "none",
             "passed" if q["gate"]["passed"] else "FAILED, written because --allow-accuracy-drop",
             q["gate"]["image_auroc"]["drop"],
@@ -127,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         fp32_if_refused=args.fp32_if_refused,
         data=args.data,
         methods=tuple(m.strip() for m in args.calibration.split(",") if m.strip()),
+        int8_weight_bits=args.int8_weight_bits,
         **({} if args.max_extensions is None else {"max_extensions": args.max_extensions}),
     )
     report = export_run(options)

@@ -98,6 +98,19 @@ def test_int8_stays_this_models_int8_and_the_native_head_agrees(exported) -> Non
         np.testing.assert_allclose(result.mask, mq[0, 0], atol=1e-5)
 
 
+def test_int8_weights_are_7_bit_so_every_x86_cpu_computes_the_same(exported) -> None:
+    """As for strips (reference_unet's test_export.py): weights within +-64, declared in the file."""
+    import onnx
+
+    from defectkit.export.quantize import largest_int8_weight
+
+    _, _, out, report = exported
+    assert report["int8"]["weight_bits"] == 7
+    assert largest_int8_weight(onnx.load(out / "model_int8.onnx")) == 64
+    assert read_metadata(out / "model_int8.onnx").int8_weight_bits == 7
+    assert defectkit.read_artifact_metadata(out / "model_int8.onnx").int8_weight_bits == 7
+
+
 def test_int8_leaves_the_probability_heads_in_float(exported) -> None:
     """Quantised after the sigmoid, the demo's mask was clipped at the calibration's 0.25: its
     AUROC unchanged (the gate passed) and every pixel below 0.5. The heads stay float."""
