@@ -26,11 +26,11 @@ $(shell mkdir -p build && find python export -name '*.py' | sort > $(PY_FILE_LIS
 NATIVE_SOURCES := CMakeLists.txt pyproject.toml $(PY_FILE_LIST) $(shell find cpp bindings cmake -type f 2>/dev/null)
 CPP_TEST_SOURCES := $(shell find tests/cpp -type f 2>/dev/null)
 
-.PHONY: help setup demo demo-smoke test test-python test-cpp cpp bench clean test-sanitize fuzz fuzz-smoke fuzz-build
+.PHONY: help setup demo demo-smoke test test-python test-cpp cpp bench clean test-sanitize fuzz fuzz-smoke fuzz-build test-cross-cpu
 
 help:
 	@echo "make demo   - set up, then run the main job end to end on the embedded demo dataset"
-	@echo "make test   - set up, then run every test (pytest, CTest, CTest under ASan+UBSan, a fuzz smoke, a demo smoke)"
+	@echo "make test   - set up, then run every test (pytest, CTest, CTest under ASan+UBSan, a fuzz smoke, INT8 on an emulated AVX2 CPU, a demo smoke)"
 	@echo "make bench  - set up, then benchmark against the seed pipeline (benchmarks/results/)"
 	@echo "make fuzz   - run each libFuzzer harness for FUZZ_SECONDS (default $(FUZZ_SECONDS)) seconds"
 
@@ -133,7 +133,12 @@ fuzz-smoke:
 	  FUZZ_CORPUS=$(FUZZ_BUILD)/smoke_corpus FUZZ_FLAGS="-seed=1 -reload=0" FUZZ_WRAPPER="$(FUZZ_FIXED_ADDRESSES)"
 
 test: setup
-	$(MAKE) --no-print-directory -k test-python test-cpp test-sanitize fuzz-smoke demo-smoke
+	$(MAKE) --no-print-directory -k test-python test-cpp test-sanitize fuzz-smoke test-cross-cpu demo-smoke
+
+# INT8 on a CPU without AVX512-VNNI (the native runtime under QEMU's Haswell: tests/cross_cpu).
+test-cross-cpu: setup
+	bash scripts/install_system_deps.sh qemu-user
+	DEFECTKIT_REQUIRE_QEMU=1 $(PY) -m pytest -q tests/cross_cpu
 
 # The demo's whole path (synthesise -> train -> evaluate -> export FP32 and INT8 -> the C++ runtime
 # -> latency) on a few small strips and a tiny network: every step must hand the next what it
