@@ -60,7 +60,8 @@ def native_info() -> dict[str, Any]:
 
     Returns:
         ``{"defectkit": version, "onnxruntime": version, "onnxruntime_library": path,
-        "providers": [...]}``.
+        "providers": [...], "int8_8bit_weights_exact": bool}`` (the last: whether this CPU has
+        AVX512-VNNI, without which the runtime refuses INT8 artifacts with 8-bit weights).
 
     Raises:
         defectkit.BackendError: ONNX Runtime cannot be loaded.
@@ -71,6 +72,7 @@ def native_info() -> dict[str, Any]:
         "onnxruntime": info["version"],
         "onnxruntime_library": info["library_path"],
         "providers": list(info["providers"]),
+        "int8_8bit_weights_exact": bool(_native.cpu_sums_int8_products_exactly()),
     }
 
 

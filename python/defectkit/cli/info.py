@@ -20,4 +20,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"defectkit {info['defectkit']}")
         print(f"ONNX Runtime {info['onnxruntime']} ({info['onnxruntime_library']})")
         print(f"providers: {', '.join(info['providers'])}")
+        vnni = info["int8_8bit_weights_exact"]
+        print(
+            "INT8: 7-bit weights (export's default) run exactly; 8-bit weights "
+            + ("too (AVX512-VNNI)" if vnni else "are refused (no AVX512-VNNI: saturating 16-bit sums)")
+        )
     return 0

@@ -43,6 +43,11 @@ def test_native_info_reports_the_onnxruntime_the_runtime_loaded() -> None:
     assert info["onnxruntime"] == onnxruntime.__version__
     assert pathlib.Path(info["onnxruntime_library"]).is_relative_to(pathlib.Path(onnxruntime.__file__).parent)
     assert "CPUExecutionProvider" in info["providers"]
+    # The runtime's CPUID check agrees with the kernel's view of the CPU (x86-64 Linux).
+    lines = pathlib.Path("/proc/cpuinfo").read_text().splitlines()
+    flags = {flag for line in lines if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+    if "avx2" in flags:
+        assert info["int8_8bit_weights_exact"] == ({"avx512f", "avx512bw", "avx512_vnni"} <= flags)
 
 
 def test_model_runs_a_tiny_graph_and_returns_its_values(tmp_path: pathlib.Path) -> None:
