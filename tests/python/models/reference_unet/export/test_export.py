@@ -193,9 +193,22 @@ def test_int8_weights_are_7_bit_so_every_x86_cpu_computes_the_same(auto, fixture
     assert defectkit.read_artifact_metadata(out / "model_int8.onnx").int8_weight_bits == 7
     assert read_metadata(out / "model_fp32.onnx").int8_weight_bits is None
     if defectkit._native.cpu_sums_int8_products_exactly():  # elsewhere export refuses 8 (test_options.py)
-        _export(fixture_run.run, tmp_path, int8=True, graph="full_frame", methods=("minmax",), int8_weight_bits=8)
+        eight = dict(graph="full_frame", methods=("minmax",), int8_weight_bits=8)
+        _export(fixture_run.run, tmp_path, int8=True, **eight)
         assert largest_int8_weight(onnx.load(tmp_path / "model_int8.onnx")) == 127
         assert defectkit.read_artifact_metadata(tmp_path / "model_int8.onnx").int8_weight_bits == 8
+
+
+def test_int8_weights_beyond_the_declared_range_are_not_written(fixture_run, tmp_path, monkeypatch) -> None:
+    """Export checks the weights against the range the file will declare (were ONNX Runtime's
+    quantiser to ignore the reduced range, the runtime would trust a false declaration)."""
+    from defectkit.errors import Error
+    from defectkit.export import pipeline
+
+    monkeypatch.setattr(pipeline, "WEIGHT_LIMITS", {7: 63, 8: 127})
+    with pytest.raises(Error, match="INT8 weights reach 64, beyond the 7-bit range it declares"):
+        _export(fixture_run.run, tmp_path / "out", int8=True, graph="full_frame", methods=("minmax",))
+    assert not list((tmp_path / "out").glob("*.onnx"))
 
 
 def test_tiled_fp32_is_evals_sliding_window_in_every_backend(tiled, fixture_run) -> None:
