@@ -29,7 +29,7 @@ void check_precision(const MetadataReader& r, const std::string& precision) {
 
 int parse_int8_weight_bits(const MetadataReader& r, const std::string& precision) {
   if (precision != "int8") return 0;
-  if (!r.has("int8_weight_bits")) return 8;  // written since 7-bit weights became export's default
+  if (!r.has("int8_weight_bits")) return 8;  // a file from before the key: full-range weights
   const std::string& text = r.text("int8_weight_bits");
   if (text != "7" && text != "8") r.fail("defectkit.int8_weight_bits must be \"7\" or \"8\", got '" + text + "'");
   return text == "7" ? 7 : 8;

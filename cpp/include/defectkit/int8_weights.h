@@ -6,8 +6,8 @@
 // pairs of products are first added in 16 bits with saturation (vpmaddubsw):
 // 2 x 255 x 127 does not fit, 2 x 255 x 64 does. An artifact whose weights use
 // the full int8 range therefore gives other, wrong answers there (measured on
-// the demo's INT8 strip model under an emulated Haswell: heatmaps off by up to
-// 0.21, docs/experiments/int8_portability.md). Export writes 7-bit weights
+// the demo's INT8 strip models under an emulated Haswell: scores off by up to
+// 0.37, docs/experiments/int8_portability.md). Export writes 7-bit weights
 // (+-64) unless told otherwise, and says which in `defectkit.int8_weight_bits`.
 #pragma once
 
