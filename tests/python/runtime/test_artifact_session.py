@@ -219,8 +219,8 @@ def test_the_strip_inspector_refuses_another_family(artifact: pathlib.Path) -> N
 
 
 def test_format_1_files_read_as_format_2() -> None:
-    meta = defectkit.read_artifact_metadata(V1 / "tiled_int8.onnx")
-    assert (meta.format_version, meta.family, meta.precision) == (1, "reference_unet", "int8")
+    meta = defectkit.read_artifact_metadata(V1 / "tiled_fp32.onnx")
+    assert (meta.format_version, meta.family, meta.precision) == (1, "reference_unet", "fp32")
     (strip,) = meta.inputs
     assert (strip.name, strip.dtype, strip.shape, strip.layout, strip.scale) == (
         "strip",
@@ -249,8 +249,8 @@ def test_reading_metadata_needs_no_onnx_package() -> None:
                     raise ImportError(f"blocked for this test: {{name}}")
         sys.meta_path.insert(0, Block())
         import defectkit
-        meta = defectkit.read_artifact_metadata({str(V1 / "patch_int8.onnx")!r})
-        assert meta.precision == "int8" and meta.inputs[0].name == "patch", meta
+        meta = defectkit.read_artifact_metadata({str(V1 / "patch_fp32.onnx")!r})
+        assert meta.precision == "fp32" and meta.inputs[0].name == "patch", meta
         assert not [m for m in sys.modules if m.split(".")[0] in ("onnx", "torch")]
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
