@@ -2,8 +2,9 @@
 
 There ONNX Runtime adds pairs of uint8 x int8 products in 16 bits with saturation, so an artifact
 with full-range (8-bit) weights would compute other answers than export measured (scores up to 0.37
-off on the demo's strip models; docs/experiments/int8_portability.md). Export's default 7-bit weights must give
-the same heatmaps there as here, and an 8-bit artifact must be refused there with a clear error.
+off on the demo's strip models; docs/experiments/int8_portability.md). Export's default 7-bit
+weights must give the same heatmaps there as here, and an 8-bit artifact must be refused there with
+a clear error.
 
 Run by ``make test-cross-cpu`` (part of ``make test``), which installs qemu-user; outside it the
 tests are skipped where ``qemu-x86_64`` is missing, unless DEFECTKIT_REQUIRE_QEMU is set.

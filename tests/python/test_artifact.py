@@ -135,5 +135,6 @@ def test_int8_weight_bits_round_trip_and_default_to_full_range() -> None:
     fp32 = dataclasses.replace(valid(), precision="fp32")
     assert PREFIX + "int8_weight_bits" not in fp32.to_props()
     assert ArtifactMetadata.from_props(fp32.to_props()).int8_weight_bits is None
-    with pytest.raises(ModelError, match='a.onnx: defectkit.int8_weight_bits must be "7" or "8", got \'6\''):
+    message = r'a\.onnx: defectkit\.int8_weight_bits must be "7" or "8", got \'6\''
+    with pytest.raises(ModelError, match=message):
         ArtifactMetadata.from_props({**props, PREFIX + "int8_weight_bits": "6"}, "a.onnx")
