@@ -197,10 +197,11 @@ def _fields(props: dict[str, str], text_keys: tuple, json_keys: tuple, source: s
 
 
 def _weight_bits(props: dict[str, str], precision: str, source: str) -> int | None:
-    """``defectkit.int8_weight_bits`` of an INT8 file: 7 or 8, 8 when absent (written before it)."""
-    if precision != "int8":
+    """``defectkit.int8_weight_bits`` of an INT8 file: 7 or 8; None when absent or FP32 (the
+    dataclass reads an undeclared INT8 as 8)."""
+    text = props.get(f"{PREFIX}int8_weight_bits")
+    if precision != "int8" or text is None:
         return None
-    text = props.get(f"{PREFIX}int8_weight_bits", "8")
     if text not in ("7", "8"):
         msg = f'{source}: {PREFIX}int8_weight_bits must be "7" or "8", got {text!r}'
         raise ModelError(msg)
