@@ -255,6 +255,24 @@ def test_int8_is_this_models_int8_and_native_agrees(tiled, fixture_run) -> None:
         np.testing.assert_allclose(native.inspect(path).heatmap, q, atol=NATIVE_PARITY, rtol=0)
 
 
+def test_int8_score_is_the_box_filter_of_the_heatmap_it_returns(fixture_run, tmp_path) -> None:
+    """The score a line thresholds is ``image_score`` of the artifact's own heatmap in float, not
+    that box mean rounded again to the heatmap's 8-bit scale (a step of ~1/255: the filter ran as
+    QLinearAveragePool before ``score_filter`` kept it float). The INT8 candidate with no float
+    island, where nothing else keeps the filter float."""
+    from defectkit.export.pipeline import _Exporter
+
+    exporter = _Exporter(ExportOptions(run=fixture_run.run, out=tmp_path, int8=True, max_extensions=0))
+    try:
+        model = exporter.int8_candidate(exporter.fp32_candidate("full_frame"), "minmax", ()).model
+    finally:
+        exporter.close()
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for strip in _strips(fixture_run):
+        heatmap, score = session.run(None, {"strip": strip[None]})
+        assert float(score[0]) == pytest.approx(image_score(heatmap[0, 0], box=GraphSpec.box), abs=1e-6)
+
+
 def test_the_tolerances_see_each_mistake(tiled, fixture_run, fixture_data, tmp_path) -> None:
     """Each mistake the parity tests guard against breaks their tolerance on this model."""
     from .strip_fixture import write_fixture_run
