@@ -63,6 +63,11 @@ def up_conv(in_channels: int, out_channels: int) -> nn.Sequential:
 LEVEL_WIDTHS = (1, 2, 4, 8, 8, 8)
 
 
+def _space_to_depth(x: torch.Tensor, stride: int) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C * stride^2, H / stride, W / stride); the input itself at stride 1."""
+    return F.pixel_unshuffle(x, stride) if stride > 1 else x
+
+
 class Encoder(nn.Module):
     """Six double-conv blocks of widths w, 2w, 4w, 8w, 8w, 8w with a 2x max-pool between each.
 
@@ -89,7 +94,7 @@ class Encoder(nn.Module):
         if self.pad_input and not self.training:
             features = [self._first_block_eval(first, x)]
         else:
-            features = [first(F.pixel_unshuffle(x, self.input_stride) if self.input_stride > 1 else x)]
+            features = [first(_space_to_depth(x, self.input_stride))]
         for level in self.levels[1:]:
             pooled = getattr(self, f"mp{level - 1}")(features[-1])
             features.append(getattr(self, f"block{level}")(pooled))
@@ -108,7 +113,7 @@ class Encoder(nn.Module):
         channels = conv.in_channels // stride**2  # raw input channels
         pad = -channels % INPUT_CHANNEL_MULTIPLE
         if channels == 1 or (pad == 0 and stride == 1):  # one channel: padding would multiply the work
-            return block(F.pixel_unshuffle(x, stride) if stride > 1 else x)
+            return block(_space_to_depth(x, stride))
         out, _, k, _ = conv.weight.shape
         # (out, C * s * s, k, k) indexed [o, c, i, j, a, b]
         #   -> (out, C, k * s, k * s) indexed [o, c, (a, i), (b, j)]
