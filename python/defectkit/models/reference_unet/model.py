@@ -30,9 +30,10 @@ __all__ = ["ReferenceUNet", "ReferenceUNetOutput", "count_flops"]
 SIZE_MULTIPLE = 32
 # Channel counts ONNX Runtime's INT8 convolution runs well, measured at 992 x 192 on 2 cores by
 # experiments/reference_unet/conv_channels.py (results/conv_channels-2026-11-30.md): 3 input
-# channels take 1.9x the time of 4, and 1-8 output channels 2.0-2.8x the time of 16. Eval mode (what export traces) pads the first conv's
-# input to a multiple of 4 with zero weights and computes the head's one logit in 16 identical
-# output channels, keeping the first: the same numbers, faster kernels, nothing retrained.
+# channels take 1.9x the time of 4, and 1-8 output channels 2.0-2.8x the time of 16. Eval mode
+# (what export traces) pads the first conv's input to a multiple of 4 with zero weights and
+# computes the head's one logit in 16 identical output channels, keeping the first: the same
+# numbers, faster kernels, nothing retrained.
 INPUT_CHANNEL_MULTIPLE = 4
 HEAD_LANES = 16
 
