@@ -9,7 +9,9 @@ is that none fails.
     .venv/bin/python experiments/reference_unet/demo_seeds.py --out bench_out/demo_seeds \\
         --seeds 0 1 2 --precisions bf16 fp32
 
-``--collect`` only rebuilds the table from folders already there.
+``--collect`` only rebuilds the table from folders already there. ``--paired-with OTHER`` adds
+the per-seed differences (this folder's runs minus OTHER's, the same precisions and seeds: the
+same data, so paired by seed) of each AUROC column: their mean and a t-based 95 % interval.
 """
 
 from __future__ import annotations
@@ -110,6 +112,46 @@ def table(out: pathlib.Path, configurations: list[tuple[str, int]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _summaries(out: pathlib.Path, configurations: list[tuple[str, int]]) -> dict[tuple[str, int], dict]:
+    found = {}
+    for precision, seed in configurations:
+        folder = out / f"{precision}-seed{seed}"
+        for path in (folder / "reference_unet" / "summary.json", folder / "summary.json"):
+            if path.is_file():
+                found[(precision, seed)] = json.loads(path.read_text())
+                break
+    return found
+
+
+def paired_differences(out: pathlib.Path, other: pathlib.Path, configurations: list[tuple[str, int]]) -> str:
+    """Per AUROC column: this minus ``other`` per seed, the mean, and a t 95 % interval."""
+    from scipy import stats
+
+    ours, theirs = _summaries(out, configurations), _summaries(other, configurations)
+    both = [c for c in configurations if c in ours and c in theirs]
+    lines = [
+        f"Paired by seed, {out} minus {other} ({len(both)} runs: "
+        + ", ".join(f"{p} seed {s}" for p, s in both) + ")",
+        "",
+        "| column | per seed | mean | 95 % interval (t) |",
+        "| --- | --- | --- | --- |",
+    ]  # fmt: skip
+    for part, key, label in COLUMNS:
+        if not key.endswith("auroc"):
+            continue
+        pairs = [(_value(ours[c], part, key), _value(theirs[c], part, key)) for c in both]
+        differences = [a - b for a, b in pairs if a is not None and b is not None]
+        if len(differences) < 2:
+            continue
+        mean = statistics.mean(differences)
+        half = (
+            stats.t.ppf(0.975, len(differences) - 1) * statistics.stdev(differences) / len(differences) ** 0.5
+        )
+        cells = ", ".join(f"{d:+.4f}" for d in differences)
+        lines.append(f"| {label} | {cells} | {mean:+.4f} | {mean - half:+.4f} to {mean + half:+.4f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("bench_out/demo_seeds"))
@@ -117,6 +159,7 @@ def main() -> int:
     parser.add_argument("--precisions", nargs="+", default=["bf16", "fp32"], choices=("bf16", "fp32", "auto"))
     parser.add_argument("--threads", type=int, default=0, help="torch threads per demo (0: all cores)")
     parser.add_argument("--collect", action="store_true", help="only rebuild the table")
+    parser.add_argument("--paired-with", type=pathlib.Path, help="another network's folder, same seeds")
     args = parser.parse_args()
     configurations = [(p, s) for p in args.precisions for s in args.seeds]
     failed = 0
@@ -126,6 +169,8 @@ def main() -> int:
                 run_demo(args.out / f"{precision}-seed{seed}", seed, precision, args.threads)["exit"] != 0
             )
     text = table(args.out, configurations)
+    if args.paired_with is not None:
+        text += "\n" + paired_differences(args.out, args.paired_with, configurations)
     (args.out / "table.md").write_text(text)
     print(text)
     return 1 if failed else 0
