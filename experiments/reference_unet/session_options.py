@@ -10,6 +10,10 @@ A set counts as faster only when its whole interval lies below 1.
 The default set is what the C++ runtime configures (`cpp/src/model.cpp`: intra-op threads
 0, i.e. one per physical core, graph optimisation ``all``); the others change one option.
 ``--baseline`` adds other artifacts of the same model (a graph before a change) to the rounds.
+Every session shares this process and its two cores: the idle sessions' spinning threads slow
+each row (1.3-1.7x against one process each), and between two networks' artifacts that
+understated the difference (head_stride 2 against DRAEM: 1.13x here, 1.44x with one process per
+artifact). To compare artifacts, use ``artifacts_paired.py``; this script is for the options.
 
     .venv/bin/python experiments/reference_unet/session_options.py \
         --artifact demo_out/reference_unet/artifact/model_int8.onnx \

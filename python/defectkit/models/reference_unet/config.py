@@ -97,10 +97,11 @@ class ReferenceUNetConfig:
     # "compare" (shared encoder, per-scale differences).
     fusion: str = "stack"
     # Where the UNet leaves full resolution (UNetConfig): head_stride 2 stops the decoder at half
-    # resolution and upsamples the logit (INT8 1.13x faster; over seeds 0-2 on the demo, test image
-    # AUROC 0.961 against 0.947 but pixel AUROC 0.984 against 0.994, smudges localised worse, so
-    # not the default); input_stride 2 also leaves out the encoder's full-resolution block (pixel
-    # unshuffle): image and pixel AUROC both dropped (docs/experiments/reference_unet.md).
+    # resolution and upsamples the logit (INT8 1.44x faster, one process per artifact; over seeds
+    # 0-4 on the demo, test image AUROC 0.957 against 0.940 but pixel AUROC 0.985 (0.970-0.996)
+    # against 0.993 (0.991-0.997), so not the default); input_stride 2 also leaves out the
+    # encoder's full-resolution block (pixel unshuffle): image and pixel AUROC both dropped
+    # (docs/experiments/reference_unet.md).
     input_stride: int = 1
     head_stride: int = 1
     patch_size: int = 0  # 0: by image type (strip 128, square 256)
