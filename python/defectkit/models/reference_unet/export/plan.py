@@ -43,7 +43,7 @@ def score_filter(model: onnx.ModelProto) -> list[str]:
     the artifact returns, not that mean rounded again to the heatmap's 8-bit scale; and ONNX
     Runtime's QLinearAveragePool on the one-channel strip took 1.6-1.7 ms of 22-34 where the float
     pool on the dequantised heatmap did not show in the profile (the two trained demo INT8
-    artifacts, docs/experiments/reference_unet.md, "The score's box filter in float")."""
+    artifacts; docs/experiments/reference_unet.md, "The half-resolution decoder timed alone")."""
     nodes = list(model.graph.node)
     squash = next((n for n in nodes if n.op_type in ("Sigmoid", "Softmax")), None)
     if squash is None:
