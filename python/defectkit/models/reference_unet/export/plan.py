@@ -44,12 +44,8 @@ def score_filter(model: onnx.ModelProto) -> list[str]:
     Runtime's QLinearAveragePool on the one-channel strip took 1.6-1.7 ms of 22-34 where the float
     pool on the dequantised heatmap did not show in the profile (the two trained demo INT8
     artifacts; docs/experiments/reference_unet.md, "The half-resolution decoder timed alone")."""
-    nodes = list(model.graph.node)
-    squash = next((n for n in nodes if n.op_type in ("Sigmoid", "Softmax")), None)
-    if squash is None:
-        return []
-    after = set(downstream(model, squash))
-    return [n.name for n in nodes if n.op_type == "AveragePool" and n.name in after]
+    head = set(node_groups(model).get("head", []))  # the sigmoid and everything after it
+    return [n.name for n in model.graph.node if n.op_type == "AveragePool" and n.name in head]
 
 
 def node_groups(model: onnx.ModelProto) -> dict[str, list[str]]:
