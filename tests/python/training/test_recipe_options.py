@@ -32,6 +32,7 @@ def test_epochs_follow_the_sample_budget_unless_given() -> None:
     bad_own = (
         {"distractor_weight": -0.5}, {"augment": "rotate"}, {"fusion": "sum"}, {"mirror_sign": "flip"},
         {"input_stride": 4}, {"input_stride": 2, "head_stride": 1}, {"fusion": "compare", "head_stride": 2},
+        {"readout": 1}, {"head_stride": 2, "readout": 2},
     )  # fmt: skip
     for bad in bad_own:
         with pytest.raises(InvalidArgumentError, match="invalid training settings"):
@@ -127,7 +128,7 @@ def test_a_config_saved_before_the_family_seam_loads_flat() -> None:
     flat |= {
         k: v
         for k, v in ReferenceUNetConfig(width=32).to_dict().items()
-        if k not in ("fusion", "mirror_sign", "input_stride", "head_stride")
+        if k not in ("fusion", "mirror_sign", "input_stride", "head_stride", "readout")
     }
     flat["patch_budget"] = flat.pop("sample_budget") + 1
     config = TrainConfig.from_dict(flat)
@@ -136,3 +137,4 @@ def test_a_config_saved_before_the_family_seam_loads_flat() -> None:
     assert (config.family_config.fusion, config.family_config.mirror_sign) == ("stack", "same")
     # DRAEM's full-resolution network, whatever the default
     assert (config.family_config.input_stride, config.family_config.head_stride) == (1, 1)
+    assert config.family_config.readout == 0

@@ -14,17 +14,21 @@ __all__ = ["FUSIONS", "ReferenceUNetConfig", "UNetConfig"]
 
 FUSIONS = ("stack", "compare")
 STRIDES = (1, 2)
+READOUTS = (0, 1, 3)
 
 
-def stride_problem(input_stride: object, head_stride: object, fusion: str) -> str | None:
-    """What is wrong with a pair of strides, in one sentence, or None."""
-    for name, value in (("input_stride", input_stride), ("head_stride", head_stride)):
-        if value not in STRIDES or isinstance(value, bool):
-            return f"{name} must be one of {STRIDES}, got {value!r}"
+def stride_problem(input_stride: object, head_stride: object, fusion: str, readout: object = 0) -> str | None:
+    """What is wrong with a pair of strides (and the full-resolution readout), in one sentence, or None."""
+    for name, value in (("input_stride", input_stride), ("head_stride", head_stride), ("readout", readout)):
+        allowed = READOUTS if name == "readout" else STRIDES
+        if value not in allowed or isinstance(value, bool):
+            return f"{name} must be one of {allowed}, got {value!r}"
     if input_stride > head_stride:  # type: ignore[operator]
         return f"input_stride {input_stride} needs head_stride >= it (no full-resolution features to decode)"
     if fusion == "compare" and (input_stride, head_stride) != (1, 1):
         return "fusion 'compare' runs at full resolution only (input_stride and head_stride 1)"
+    if readout and (input_stride, head_stride) != (1, 2):
+        return f"readout {readout} needs input_stride 1 and head_stride 2 (block1 beside a half-res head)"
     return None
 
 
@@ -53,12 +57,15 @@ class UNetConfig:
     # captures enter at half resolution as 4x the channels (pixel unshuffle).
     input_stride: int = 1
     head_stride: int = 1
+    # Kernel size of a conv reading block1's full-resolution features into the logit, added to the
+    # upsampled half-resolution logit (head_stride 2): the pixel detail back at one conv's cost. 0: none.
+    readout: int = 0
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
             msg = f"UNetConfig.fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}"
             raise InvalidArgumentError(msg)
-        problem = stride_problem(self.input_stride, self.head_stride, self.fusion)
+        problem = stride_problem(self.input_stride, self.head_stride, self.fusion, self.readout)
         if problem:
             raise InvalidArgumentError(f"UNetConfig: {problem}")
         for name in ("in_channels", "num_classes", "width"):
@@ -104,6 +111,7 @@ class ReferenceUNetConfig:
     # (docs/experiments/reference_unet.md).
     input_stride: int = 1
     head_stride: int = 1
+    readout: int = 0  # head_stride 2: a conv of this kernel size reads block1 into the logit (UNetConfig)
     patch_size: int = 0  # 0: by image type (strip 128, square 256)
     n_defects: tuple[int, int] = (3, 8)  # defects per defective patch, inclusive
     p_defective: float = 0.5
@@ -154,7 +162,7 @@ class ReferenceUNetConfig:
             problems.append(f"mirror_sign must be one of {', '.join(MIRROR_SIGNS)}, got {self.mirror_sign!r}")
         if self.fusion not in FUSIONS:
             problems.append(f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
-        stride = stride_problem(self.input_stride, self.head_stride, self.fusion)
+        stride = stride_problem(self.input_stride, self.head_stride, self.fusion, self.readout)
         if stride:
             problems.append(stride)
         if self.distractor_weight < 0:
@@ -188,13 +196,15 @@ class ReferenceUNetConfig:
         # Runs saved before input_stride existed trained DRAEM's full-resolution network.
         converted.setdefault("input_stride", 1)
         converted.setdefault("head_stride", 1)
+        converted.setdefault("readout", 0)
         return cls(**converted)
 
     def network(self) -> UNetConfig:
         """The network shape these settings train."""
         return UNetConfig(
-            width=self.width, fusion=self.fusion, input_stride=self.input_stride, head_stride=self.head_stride
-        )
+            width=self.width, fusion=self.fusion, input_stride=self.input_stride,
+            head_stride=self.head_stride, readout=self.readout,
+        )  # fmt: skip
 
     def synthesis_settings(self, p_defective: float | None = None) -> SynthesisConfig:
         """The defect synthesis these settings train with (another share of defective patches if

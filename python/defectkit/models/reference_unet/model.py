@@ -213,10 +213,15 @@ class Decoder(nn.Module):
         The logit is computed in HEAD_LANES identical channels and the first kept (see
         HEAD_LANES). Checkpoints keep the two-channel head, so nothing is retrained.
         """
-        conv = self.fin_out[0]
-        weight = (conv.weight[1:2] - conv.weight[0:1]).expand(HEAD_LANES, -1, -1, -1)  # (16, w, 3, 3)
-        bias = (conv.bias[1:2] - conv.bias[0:1]).expand(HEAD_LANES)  # (16,)
-        return F.conv2d(self.trunk(features), weight, bias, padding=1)[:, :1]
+        return folded_defect_conv(self.fin_out[0], self.trunk(features))
+
+
+def folded_defect_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) ``l1 - l0`` of a two-class conv on ``x``, computed as one folded channel in
+    HEAD_LANES identical lanes (see :meth:`Decoder.defect_logit`)."""
+    weight = (conv.weight[1:2] - conv.weight[0:1]).expand(HEAD_LANES, -1, -1, -1)  # (16, c, k, k)
+    bias = (conv.bias[1:2] - conv.bias[0:1]).expand(HEAD_LANES)  # (16,)
+    return F.conv2d(x, weight, bias, padding=conv.padding)[:, :1]
 
 
 class ReferenceUNetOutput(NamedTuple):
@@ -252,13 +257,24 @@ class ReferenceUNet(nn.Module):
             self.encoder_segment = Encoder(config.in_channels, config.width, config.input_stride)
         # head stride 2: the decoder's last step makes level 2 (no up4 / db4 at full resolution)
         self.decoder_segment = Decoder(config.width, config.num_classes, config.head_stride)
+        if config.readout:  # block1's features read into the logit at full resolution
+            k = config.readout
+            self.readout = nn.Conv2d(config.width, config.num_classes, kernel_size=k, padding=k // 2)
 
-    def _full_resolution(self, logits: torch.Tensor) -> torch.Tensor:
-        """Head stride 2: the half-resolution logits upsampled bilinearly to the input's size."""
+    def _full_resolution(
+        self, logits: torch.Tensor, features: tuple[torch.Tensor, ...], folded: bool = False
+    ) -> torch.Tensor:
+        """Head stride 2: the half-resolution logits upsampled bilinearly to the input's size, plus
+        the readout of block1's features (``features[0]``) if configured; ``folded``: the one
+        defect-logit channel of :meth:`Decoder.defect_logit`."""
         if self.config.head_stride == 1:
             return logits
         stride = self.config.head_stride
-        return F.interpolate(logits, scale_factor=stride, mode="bilinear", align_corners=False)
+        logits = F.interpolate(logits, scale_factor=stride, mode="bilinear", align_corners=False)
+        if not self.config.readout:
+            return logits
+        fine = folded_defect_conv(self.readout, features[0]) if folded else self.readout(features[0])
+        return logits + fine
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Per-pixel class logits, (N, num_classes, H, W); class 1 is "defect".
@@ -271,7 +287,7 @@ class ReferenceUNet(nn.Module):
         """
         self._check_input(x)
         features = self.encoder_segment(x)  # six maps, (N, w, H, W) ... (N, 8w, H/32, W/32); stride 2: five
-        return self._full_resolution(self.decoder_segment(features))  # (N, num_classes, H, W)
+        return self._full_resolution(self.decoder_segment(features), features)  # (N, num_classes, H, W)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | ReferenceUNetOutput:
         """Training mode: the logits the loss takes. Eval mode: :class:`ReferenceUNetOutput`, the
@@ -289,9 +305,9 @@ class ReferenceUNet(nn.Module):
         if self.config.num_classes != 2:
             return defect_probability_of(self.logits(x))
         self._check_input(x)
-        return torch.sigmoid(
-            self._full_resolution(self.decoder_segment.defect_logit(self.encoder_segment(x)))
-        )
+        features = self.encoder_segment(x)
+        logit = self.decoder_segment.defect_logit(features)
+        return torch.sigmoid(self._full_resolution(logit, features, folded=True))
 
     def _check_input(self, x: torch.Tensor) -> None:
         # Evaluated on Python ints at trace time: an export with static shapes carries no trace of it.

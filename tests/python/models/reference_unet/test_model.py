@@ -76,6 +76,42 @@ def test_half_resolution_decoder_is_draem_without_up4_and_db4() -> None:
     torch.testing.assert_close(heatmap, torch.softmax(upsampled, dim=1)[:, 1:2])
 
 
+@pytest.mark.parametrize("kernel", [1, 3])
+def test_readout_adds_block1_read_at_full_resolution_to_the_upsampled_logits(kernel: int) -> None:
+    """``readout``: the half-resolution decoder's logits upsampled, plus one conv of block1's
+    features; eval mode's folded one-channel head gives the same probability as the two logits."""
+    w = 4
+    torch.manual_seed(0)
+    model = ReferenceUNet(UNetConfig(width=w, head_stride=2, readout=kernel))
+    plain = sum(p.numel() for p in ReferenceUNet(UNetConfig(width=w, head_stride=2)).parameters())
+    assert sum(p.numel() for p in model.parameters()) == plain + w * 2 * kernel * kernel + 2
+    x = torch.rand(2, 3, 64, 96)
+    assert model(x).shape == (2, 2, 64, 96)
+    model.eval()
+    with torch.inference_mode():
+        heatmap = model(x).heatmap
+        features = model.encoder_segment(x)
+        half = model.decoder_segment(features)
+        fine = model.readout(features[0])  # block1: (N, w, H, W) -> (N, 2, H, W)
+    upsampled = torch.nn.functional.interpolate(half, scale_factor=2, mode="bilinear", align_corners=False)
+    assert fine.shape == (2, 2, 64, 96)
+    torch.testing.assert_close(heatmap, torch.softmax(upsampled + fine, dim=1)[:, 1:2])
+    assert (heatmap - torch.softmax(upsampled, dim=1)[:, 1:2]).abs().max() > 1e-3  # the readout counts
+
+
+@pytest.mark.parametrize(
+    ("shape", "match"),
+    [
+        ({"readout": 1}, "head_stride 2"),
+        ({"readout": 1, "head_stride": 2, "input_stride": 2}, "input_stride 1"),
+        ({"readout": 5, "head_stride": 2}, "readout must be one of"),
+    ],
+)
+def test_readout_needs_block1_and_the_half_resolution_head(shape: dict, match: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=match):
+        UNetConfig(**shape)
+
+
 def test_half_resolution_input_network_is_draem_without_its_full_resolution_level() -> None:
     w = 4
     model = ReferenceUNet(UNetConfig(width=w, input_stride=2, head_stride=2))
@@ -129,7 +165,7 @@ def test_stride_configs_round_trip_and_old_checkpoints_are_draem() -> None:
     config = UNetConfig(width=4, input_stride=2, head_stride=2)
     assert UNetConfig.from_dict(config.to_dict()) == config
     old = UNetConfig.from_dict({"width": 4})  # a checkpoint from before the options
-    assert (old.input_stride, old.head_stride) == (1, 1)
+    assert (old.input_stride, old.head_stride, old.readout) == (1, 1, 0)
 
 
 def test_width_64_output_shape() -> None:
@@ -165,9 +201,12 @@ def test_tiny_forward_backward() -> None:
     torch.testing.assert_close(model(x).heatmap, p)  # the eval-mode forward is the probability head
 
 
-@pytest.mark.parametrize("strides", [(1, 1), (1, 2), (2, 2)])
-def test_count_flops_equals_conv_macs_times_two(strides: tuple[int, int]) -> None:
-    model = ReferenceUNet(UNetConfig(width=4, input_stride=strides[0], head_stride=strides[1]))
+@pytest.mark.parametrize("strides", [(1, 1), (1, 2), (2, 2), (1, 2, 1)])
+def test_count_flops_equals_conv_macs_times_two(strides: tuple[int, ...]) -> None:
+    readout = strides[2] if len(strides) > 2 else 0
+    model = ReferenceUNet(
+        UNetConfig(width=4, input_stride=strides[0], head_stride=strides[1], readout=readout)
+    )
     height, width = 64, 32
     expected = 0
     hooks = []

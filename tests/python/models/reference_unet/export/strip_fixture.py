@@ -62,7 +62,7 @@ def write_fixture_dataset(root: pathlib.Path) -> pathlib.Path:
 
 def fixture_network(data: pathlib.Path, seed: int = 5, fusion: str = "stack", **shape: int) -> ReferenceUNet:
     """The random network, batch-norm fitted on ``data``'s training strips, logits scaled to std 2;
-    ``shape``: other ``UNetConfig`` fields (``input_stride``, ``head_stride``)."""
+    ``shape``: other ``UNetConfig`` fields (``input_stride``, ``head_stride``, ``readout``)."""
     torch.manual_seed(seed)
     network = ReferenceUNet(UNetConfig(width=4, fusion=fusion, **shape))
     strips = [read_strip_tifffile(p)[:3] / 255.0 for p in discover_dataset(data).train_good]
@@ -77,9 +77,10 @@ def fixture_network(data: pathlib.Path, seed: int = 5, fusion: str = "stack", **
         network.eval()
         logits = network.logits(x)
         spread = (logits[:, 1] - logits[:, 0]).std()
-        classifier = network.decoder_segment.fin_out[0]
-        classifier.weight *= SPREAD / spread
-        classifier.bias *= SPREAD / spread
+        for classifier in (network.decoder_segment.fin_out[0], getattr(network, "readout", None)):
+            if classifier is not None:  # the readout adds to the logits (UNetConfig.readout)
+                classifier.weight *= SPREAD / spread
+                classifier.bias *= SPREAD / spread
     return network
 
 

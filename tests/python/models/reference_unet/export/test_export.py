@@ -350,21 +350,22 @@ def test_compare_fusion_exports_and_agrees_across_backends(fixture_data, tmp_pat
         assert _int8_close(int8_native.inspect(path).heatmap, heatmap)
 
 
-@pytest.mark.parametrize(("input_stride", "head_stride"), [(1, 2), (2, 2)])
+@pytest.mark.parametrize(("input_stride", "head_stride", "readout"), [(1, 2, 0), (2, 2, 0), (1, 2, 1)])
 def test_half_resolution_networks_export_and_agree_across_backends(
-    fixture_data, tmp_path, input_stride, head_stride
+    fixture_data, tmp_path, input_stride, head_stride, readout
 ) -> None:
     """The options that leave full resolution early (the folded 6x6 stride-2 first conv, the
-    upsampled logit) survive tracing and simplification: PyTorch, ONNX Runtime and the C++ runtime
-    agree on them as on DRAEM's network, and so does INT8 for ``head_stride`` 2 (input_stride 2,
-    rejected on accuracy, is held to FP32 parity only)."""
+    upsampled logit, block1's readout added to it) survive tracing and simplification: PyTorch,
+    ONNX Runtime and the C++ runtime agree on them as on DRAEM's network, and so does INT8 for
+    ``head_stride`` 2 (input_stride 2, rejected on accuracy, is held to FP32 parity only)."""
     from .strip_fixture import FixtureRun, write_fixture_run
 
-    strides = {"input_stride": input_stride, "head_stride": head_stride}
-    run = write_fixture_run(tmp_path / "run", fixture_data, **strides)
+    shape = {"input_stride": input_stride, "head_stride": head_stride, "readout": readout}
+    run = write_fixture_run(tmp_path / "run", fixture_data, **shape)
     _export(run.run, tmp_path / "artifact", int8=True, graph="full_frame", methods=("percentile",))
     model, info = load_model(run.run)
     assert (model.config.input_stride, model.config.head_stride) == (input_stride, head_stride)
+    assert model.config.readout == readout
     fixture = FixtureRun(fixture_data, run.run)
     strips = _strips(fixture)
     spec = GraphSpec(
