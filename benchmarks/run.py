@@ -17,7 +17,7 @@ guided_classifier rows (benchmarks/guided.py): ViT-S/14 at 224 and the demo's Vi
 C++ runtime FP32/INT8 against ONNX Runtime FP32 from Python and PyTorch eager FP32, in the same
 interleaved rounds; images instead of strips (images/s).
 
-Writes benchmarks/results/<date>-<host>.json, .md and .png.
+Writes benchmarks/results/<date>-<host>.json, .md and .png (``-2``, ``-3`` ... for later runs that day).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from typing import Any
 from benchmarks import cache, guided, openvino_peer, throughput
 from defectkit.benchmarking import (
     SCHEMA_VERSION,
+    fresh_stem,
     latency_summary,
     machine_info,
     peak_rss_mib,
@@ -799,7 +800,8 @@ def main() -> None:
     }
     from benchmarks import report
 
-    stamp = f"{datetime.date.today()}-{socket.gethostname()}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = fresh_stem(args.out, f"{datetime.date.today()}-{socket.gethostname()}")  # never overwrite
     written = report.write_all(result, args.out, stamp)
     _log(f"took {result['total_s'] / 60:.1f} min; wrote {', '.join(str(p) for p in written)}")
     print((args.out / f"{stamp}.md").read_text())

@@ -170,15 +170,30 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def fresh_stem(folder: os.PathLike[str] | str, stem: str) -> str:
+    """``stem``, or ``stem-2``, ``stem-3``, ... : the first that names no file in ``folder`` with
+    any suffix, so that a second run on the same day adds its results instead of overwriting the
+    first's (results are named by date, and a bench run is not cheap to repeat)."""
+    import pathlib
+
+    taken = {p.stem for p in pathlib.Path(folder).glob("*")}
+    candidate, n = stem, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{stem}-{n}"
+    return candidate
+
+
 def write_study(folder: os.PathLike[str] | str, name: str, result: dict[str, Any], text: str) -> None:
-    """A study's result as ``folder/<name>-<date>.json`` and its table as ``.md`` (printed too)."""
+    """A study's result as ``folder/<name>-<date>.json`` and its table as ``.md`` (printed too);
+    ``<name>-<date>-2`` and on for later runs of the same day (:func:`fresh_stem`)."""
     import datetime
     import json
     import pathlib
 
     out = pathlib.Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"{name}-{datetime.date.today().isoformat()}"
+    stem = fresh_stem(out, f"{name}-{datetime.date.today().isoformat()}")
     (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / f"{stem}.md").write_text(text)
     print(text)

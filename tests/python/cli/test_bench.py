@@ -109,3 +109,9 @@ def test_write_study_writes_the_dated_json_and_table(tmp_path: pathlib.Path, cap
     assert json.loads(stem.with_suffix(".json").read_text()) == {"ratio": 0.98}
     assert stem.with_suffix(".md").read_text() == "| a |\n"
     assert "| a |" in capsys.readouterr().out
+    write_study(tmp_path / "results", "probe", {"ratio": 1.5}, "| b |\n")  # same day: kept apart
+    write_study(tmp_path / "results", "probe", {"ratio": 2.5}, "| c |\n")
+    assert json.loads(stem.with_suffix(".json").read_text()) == {"ratio": 0.98}
+    second, third = (stem.with_name(f"{stem.name}-{n}") for n in (2, 3))
+    assert second.with_suffix(".md").read_text() == "| b |\n"
+    assert json.loads(third.with_suffix(".json").read_text()) == {"ratio": 2.5}
