@@ -99,7 +99,13 @@ ArtifactMetadata read_artifact_metadata(const std::string& path, const ModelOpti
   quick.graph_optimization = GraphOptimization::kDisable;
   quick.intra_op_threads = 1;
   quick.inter_op_threads = 1;
-  return read_artifact_metadata(Model::load(path, quick));
+  const Model model = Model::load(path, quick);
+  // What the file is, without the INT8-weights refusal of read_artifact_metadata(const Model&):
+  // that is about running it here (ArtifactSession::open), and a CPU that may not run an 8-bit
+  // file can still say what it holds, e.g. its int8_weight_bits.
+  ArtifactMetadata metadata = parse_artifact_metadata(model.metadata(), model.path());
+  validate_against_graph(metadata, model.inputs(), model.outputs(), model.path());
+  return metadata;
 }
 
 }  // namespace defectkit

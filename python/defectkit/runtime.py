@@ -179,7 +179,8 @@ def read_artifact_metadata(
     """Reads any artifact's metadata with the native parser (no onnx package needed).
 
     Format 2 as written, format 1 converted; either way checked against the graph (whose
-    shapes complete a format-1 file's tensor specs).
+    shapes complete a format-1 file's tensor specs). An INT8 file this CPU would refuse to run
+    (8-bit weights without AVX512-VNNI, docs/HARDENING.md) is still described here.
 
     Args:
         path: the ``.onnx`` artifact.

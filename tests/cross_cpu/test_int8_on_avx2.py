@@ -45,6 +45,7 @@ from defectkit import _native
 out = {"exact": _native.cpu_sums_int8_products_exactly()}
 strips = sys.argv[2:]
 for name in ("int8_7", "int8_8"):
+    out[name + "_bits"] = defectkit.read_artifact_metadata(sys.argv[1] + "/" + name + ".onnx").int8_weight_bits
     try:
         inspector = defectkit.Inspector(sys.argv[1] + "/" + name + ".onnx")
         heatmaps = np.stack([inspector.inspect(s).heatmap for s in strips])
@@ -96,5 +97,6 @@ def test_7_bit_int8_computes_the_same_on_avx2_and_8_bit_is_refused_there(artifac
     assert emulated["int8_7"] == "ran"
     avx2 = np.load(folder / "int8_7_avx2.npy")
     np.testing.assert_allclose(avx2, here[7], atol=1e-6, rtol=0)
+    assert (emulated["int8_7_bits"], emulated["int8_8_bits"]) == (7, 8)  # read, though not run
     assert emulated["int8_8"].startswith(str(folder / "int8_8.onnx"))
     assert "full-range (8-bit) weights" in emulated["int8_8"] and "no AVX512-VNNI" in emulated["int8_8"]

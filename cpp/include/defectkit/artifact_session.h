@@ -47,7 +47,9 @@ class ArtifactSession {
 
 // Opens the artifact's graph (no optimisation, one thread: a quick load) and
 // returns its metadata checked against it, as ArtifactSession::open would.
-// Throws what open() throws. Thread-safe.
+// Throws what open() throws, except that an INT8 file this CPU would compute
+// wrongly (int8_weights.h) is described, not refused: open() refuses it.
+// Thread-safe.
 ArtifactMetadata read_artifact_metadata(const std::string& path, const ModelOptions& options = {});
 
 }  // namespace defectkit
