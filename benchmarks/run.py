@@ -73,15 +73,17 @@ def bench_network(width: int):
     training default's (``ReferenceUNetConfig``, e.g. its strides) at any other width."""
     from defectkit.models.reference_unet.config import ReferenceUNetConfig
 
-    seed = {"input_stride": 1, "head_stride": 1} if width == SEED_WIDTH else {}
+    seed = {"input_stride": 1, "head_stride": 1, "readout": 0} if width == SEED_WIDTH else {}
     return ReferenceUNetConfig(width=width, **seed)
 
 
 def width_tag(width: int) -> str:
     """``w16`` for folders and labels, ``w16 half-res`` where the network leaves full resolution
-    early (``input_stride`` or ``head_stride`` 2)."""
+    early (``input_stride`` or ``head_stride`` 2), ``w16 half-res readout1`` with block1 read in."""
     network = bench_network(width)
-    return f"w{width}" if (network.input_stride, network.head_stride) == (1, 1) else f"w{width} half-res"
+    if (network.input_stride, network.head_stride) == (1, 1):
+        return f"w{width}"
+    return f"w{width} half-res" + (f" readout{network.readout}" if network.readout else "")
 
 
 def write_random_run(run: pathlib.Path, data: pathlib.Path, width: int, seed: int = 0) -> pathlib.Path:
