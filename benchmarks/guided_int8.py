@@ -53,7 +53,7 @@ import time
 from typing import Any
 
 from benchmarks import guided
-from defectkit.benchmarking import latency_summary, machine_info, pin_to_cores
+from defectkit.benchmarking import fresh_stem, latency_summary, machine_info, pin_to_cores
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 GEMM_OPS = ["MatMul", "Gemm", "Conv"]
@@ -342,7 +342,7 @@ def main() -> None:
         "total_s": time.perf_counter() - started,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    stamp = f"guided_int8-{args.model}-{datetime.date.today()}-{socket.gethostname()}"
+    stamp = fresh_stem(args.out, f"guided_int8-{args.model}-{datetime.date.today()}-{socket.gethostname()}")
     (args.out / f"{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / f"{stamp}.md").write_text(markdown(result))
     print(markdown(result))
