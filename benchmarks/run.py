@@ -802,7 +802,6 @@ def main() -> None:
     }
     from benchmarks import report
 
-    args.out.mkdir(parents=True, exist_ok=True)
     stamp = fresh_stem(args.out, f"{datetime.date.today()}-{socket.gethostname()}")  # never overwrite
     written = report.write_all(result, args.out, stamp)
     _log(f"took {result['total_s'] / 60:.1f} min; wrote {', '.join(str(p) for p in written)}")

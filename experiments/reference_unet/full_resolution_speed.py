@@ -54,6 +54,7 @@ from defectkit.export.quantize import Calibration, prepare
 from defectkit.models.family import GraphBuild
 from defectkit.models.reference_unet import ReferenceUNet, UNetConfig
 from defectkit.models.reference_unet.export.graphs import GraphSpec, build_graph
+from defectkit.models.reference_unet.export.plan import score_filter
 
 STRIP = (976, 176)
 
@@ -86,8 +87,7 @@ def write(
     try:
         onnx.save(calibration.quantize(), out / f"{name}_int8.onnx")
         # The image score's box filter (a one-channel AveragePool at full resolution) left in float.
-        pools = [n.name for n in model.graph.node if n.op_type == "AveragePool"]
-        float_pool = calibration.quantize(pools)
+        float_pool = calibration.quantize(score_filter(model))
         onnx.save(float_pool, out / f"{name}_int8_float_pool.onnx")
         if metadata is not None:  # the same graph as an artifact defectkit.Inspector reads
             write_metadata(float_pool, metadata)
