@@ -15,3 +15,6 @@ expect_onnxruntime_from("${out}" "package" "${packaged}" "consumer without DEFEC
 get_filename_component(real "${ORT_LIBRARY}" REALPATH)
 run_checked(out "${CMAKE_COMMAND}" -E env "DEFECTKIT_ORT_LIBRARY=${real}" "${WORK_DIR}/build/consumer")
 expect_onnxruntime_from("${out}" "environment" "${real}" "consumer with DEFECTKIT_ORT_LIBRARY")
+# Passed: the private install (a full copy of the library and tools, some 200 MB in the
+# sanitizer build) goes; a failing run stops above and keeps it to look at.
+file(REMOVE_RECURSE "${WORK_DIR}")

@@ -92,3 +92,6 @@ endforeach()
 if(NOT watched MATCHES "ERROR unsupported: [^\n]*strip_0.tif: unsupported TIFF sample format: float32")
   message(FATAL_ERROR "a strip in the watched folder was not logged as an error:\n${watched}")
 endif()
+# Passed: the private install (a full copy of the library and tools, some 200 MB in the
+# sanitizer build) goes; a failing run stops above and keeps it to look at.
+file(REMOVE_RECURSE "${WORK_DIR}")
