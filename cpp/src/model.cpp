@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "defectkit/error.h"
+#include "defectkit/input_bounds.h"
 #include "defectkit/onnxruntime_loader.h"
 
 namespace defectkit {
@@ -162,6 +163,9 @@ struct Model::Impl {
   std::vector<TensorInfo> inputs, outputs;
   std::vector<const char*> input_names, output_names;  // point into inputs/outputs, cached once
   std::map<std::string, std::string> metadata;
+  // Per input, in inputs order: the shapes the provider was fixed to (empty: any the graph takes).
+  std::vector<std::vector<DimensionBound>> bounds;
+  std::string reshape_input;  // the option as given, for messages
 
   // Wraps the caller's input buffers as ONNX Runtime tensors (no copy) after
   // checking count, element type, rank, fixed dimensions and buffer size.
@@ -196,6 +200,12 @@ std::vector<Ort::Value> Model::Impl::wrap_inputs(const std::vector<TypedTensorVi
     if (!fits) {
       throw Error(ErrorCode::kInvalidArgument, path + ": input '" + expected.name + "' expects shape " +
                                                    shape_string(expected.shape) + ", got " + shape_string(view.shape));
+    }
+    if (!bounds[i].empty() && !within_bounds(view.shape, bounds[i])) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  path + ": input '" + expected.name + "' is " + shape_string(view.shape) + ", outside the " +
+                      bounds_string(bounds[i]) + " the openvino provider was fixed to (reshape_input '" +
+                      reshape_input + "'); open a session without it, or one per shape");
     }
     const size_t bytes =
         element_count(view.shape, view.dtype, path + ": input '" + expected.name + "'") * element_size(view.dtype);
@@ -232,6 +242,36 @@ std::vector<Ort::Value> Model::Impl::run(std::vector<Ort::Value>& values) const 
   }
 }
 
+// Per input, the bounds `fixed` gives it; refuses a name that is no input, another rank, and a
+// fixed dimension of the graph outside its bound (nothing could ever run).
+static std::vector<std::vector<DimensionBound>> input_bounds(const std::string& path,
+                                                             const std::vector<TensorInfo>& inputs,
+                                                             const InputBounds& fixed) {
+  std::vector<std::vector<DimensionBound>> out(inputs.size());
+  for (const auto& [name, bounds] : fixed) {
+    size_t i = 0;
+    while (i < inputs.size() && inputs[i].name != name) ++i;
+    if (i == inputs.size()) {
+      std::string names;
+      for (const auto& info : inputs) names += (names.empty() ? "'" : ", '") + info.name + "'";
+      throw Error(ErrorCode::kInvalidArgument, path + ": reshape_input names '" + name +
+                                                   "', which is not an input of this model (its inputs: " + names + ")");
+    }
+    const TensorInfo& info = inputs[i];
+    bool fits = bounds.size() == info.shape.size();
+    for (size_t d = 0; fits && d < bounds.size(); ++d) {
+      fits = info.shape[d] < 0 || (bounds[d].min <= info.shape[d] && info.shape[d] <= bounds[d].max);
+    }
+    if (!fits) {
+      throw Error(ErrorCode::kInvalidArgument, path + ": reshape_input gives '" + name + "' " +
+                                                   bounds_string(bounds) + ", but the model's input is " +
+                                                   shape_string(info.shape));
+    }
+    out[i] = bounds;
+  }
+  return out;
+}
+
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;
@@ -246,6 +286,14 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
 
   auto impl = std::make_unique<Impl>();
   impl->path = path;
+  // Parsed before the provider sees it: the OpenVINO provider answers a malformed value with
+  // "Failed to load shared library". Checked against the inputs once the session describes them.
+  InputBounds fixed;
+  const auto reshape = options.provider_options.find("reshape_input");
+  if (reshape != options.provider_options.end()) {
+    fixed = parse_reshape_input(reshape->second);
+    impl->reshape_input = reshape->second;
+  }
   try {
     Ort::SessionOptions session_options;
     session_options.SetIntraOpNumThreads(options.intra_op_threads);
@@ -273,6 +321,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
     rethrow_ort(e, ErrorCode::kModel, path + ": cannot read the model's inputs, outputs or metadata");
   }
   for (const auto& info : impl->inputs) impl->input_names.push_back(info.name.c_str());
+  impl->bounds = input_bounds(path, impl->inputs, fixed);
   for (const auto& info : impl->outputs) impl->output_names.push_back(info.name.c_str());
   return Model(std::move(impl));
 }

@@ -25,7 +25,9 @@ struct ModelOptions {
   std::string execution_provider = "cpu";
   // Key/value options handed to the provider as ONNX Runtime documents them; only the
   // OpenVINO provider takes them here (e.g. "device_type" -> "GPU", "reshape_input" ->
-  // "strip[1,4,976,176]"); any for another provider is Error(kInvalidArgument).
+  // "strip[1,4,976,176]"); any for another provider is Error(kInvalidArgument). After a
+  // "reshape_input" the model takes only the shapes it gives (input_bounds.h): the provider
+  // would read another shape as that one, so run() refuses it with Error(kInvalidArgument).
   std::map<std::string, std::string> provider_options;
   std::string onnxruntime_library;  // empty: default_onnxruntime_library()
 };
