@@ -43,7 +43,8 @@ typedef struct dk_inspector_options {
   int max_batch;                   /* patch artifacts: most tiles per run (default 16) */
   /* NULL, or key, value, key, value, ..., NULL: options for the "openvino"
    * provider (e.g. "reshape_input", "strip[1,4,976,176]"); with any other
-   * provider a non-empty list is DK_INVALID_ARGUMENT. Copied at create. */
+   * provider a non-empty list is DK_INVALID_ARGUMENT. Copied at create.
+   * After "reshape_input" an input of another shape is DK_INVALID_ARGUMENT. */
   const char* const* provider_options;
 } dk_inspector_options;
 
