@@ -4,10 +4,14 @@ and is imported only when run, so runtime commands work without torch."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import inspect
 import logging
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 import defectkit
 
@@ -74,13 +78,41 @@ def _needs(name: str | None, error: ImportError) -> str:
     return f"defectkit {name} needs the '{extra}' extra ({missing}): pip install 'defectkit[{extra}]'"
 
 
+@contextlib.contextmanager
+def stop_on_sigterm(command: str | None) -> Iterator[None]:
+    """Within it, a SIGTERM (``timeout``, ``docker stop``, a line's supervisor) ends the command
+    as Ctrl-C does.
+
+    Python's default ends the process on the spot: no ``finally``, no atexit, so export's
+    calibration folder (``/tmp/defectkit-quant-*``, tens of MB) and half-written temporary files
+    stayed behind. Raised as ``SystemExit(143)`` in the main thread, the signal unwinds every
+    ``with`` block instead; what training finished is already on disk (``last.pt`` per epoch).
+    The previous handler comes back on leaving, for callers of ``main()`` such as tests.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
+    name = f"defectkit {command}" if command else "defectkit"
+
+    def stop(signum: int, _frame: object) -> None:
+        print(f"{name}: stopped by {signal.Signals(signum).name}", file=sys.stderr, flush=True)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     named = next((a for a in argv if a in COMMANDS), None)
     try:
         args = build_parser(only=named, argv=argv).parse_args(argv)
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
-        return int(_load(args.command).run(args) or 0)
+        with stop_on_sigterm(named):
+            return int(_load(args.command).run(args) or 0)
     except _MissingExtra as missing:
         print(f"defectkit: {missing}", file=sys.stderr)
         return 3
