@@ -300,7 +300,7 @@ def main() -> None:
     entry = guided.setup(args.work, _log, (args.model,))[args.model]
     fp32 = pathlib.Path(entry["out"]) / "model_fp32.onnx"
     data = pathlib.Path(entry["run"]).parent / f"guided_data_{entry['image_size']}"
-    from benchmarks.run import ort_profile
+    from benchmarks.machine import ort_profile
 
     with tempfile.TemporaryDirectory(prefix="guided-int8-") as tmp:
         folder = pathlib.Path(tmp)

@@ -3,7 +3,7 @@
 Profiles the FP32 and INT8 artifacts of one export (default: ``make bench``'s ViT-S/14 224,
 random weights, under ``bench_out/bench``) with ONNX Runtime's profiler, one fresh process per
 artifact per round, in shuffled order, and splits each run's kernel time into matrix products
-(``benchmarks.run.OP_GROUPS``: float and INT8 GEMMs, MatMuls, convolutions), quantise/dequantise
+(``benchmarks.machine.OP_GROUPS``: float and INT8 GEMMs, MatMuls, convolutions), quantise/dequantise
 and the rest (LayerNorm, GELU, Softmax, transposes, ...). Per round, paired:
 
 - the whole-graph speed-up, FP32 / INT8, in kernel time and in wall time per run;
@@ -37,7 +37,7 @@ def profile(artifact: pathlib.Path, threads: int, runs: int) -> dict:
     """Kernel ms per run by group, and the wall ms per run, of one artifact (this process)."""
     import numpy as np
     import onnxruntime as ort
-    from benchmarks.run import OP_GROUPS
+    from benchmarks.machine import OP_GROUPS
 
     from defectkit.benchmarking import pin_to_cores
 
