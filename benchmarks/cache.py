@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import pathlib
+import time
+from collections.abc import Callable
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "python" / "defectkit"
@@ -41,3 +43,17 @@ def is_current(out: pathlib.Path, family: str, artifact: str = "model_int8.onnx"
 def mark_current(out: pathlib.Path, family: str) -> None:
     """Records that ``out`` was just built by ``family``'s current code."""
     (out / STAMP).write_text(export_code_digest(family) + "\n")
+
+
+def export_unless_current(
+    out: pathlib.Path, family: str, label: str, log: Callable[[str], None], export: Callable, *args: object
+) -> None:
+    """Runs ``export(*args)``, which writes ``out``, unless ``out`` is current; logs what it exports
+    and how long it took, and marks ``out`` current once it finished."""
+    if is_current(out, family):
+        return
+    log(f"exporting {label}, FP32 + INT8 (random weights)")
+    start = time.perf_counter()
+    export(*args)
+    mark_current(out, family)
+    log(f"  took {time.perf_counter() - start:.0f} s")

@@ -26,7 +26,6 @@ import contextlib
 import json
 import pathlib
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -158,12 +157,10 @@ def setup(work: pathlib.Path, log: Callable[[str], None], keys: tuple[str, ...] 
         if not (run / "best.pt").is_file():
             write_random_guided_run(run, data, config)
         artifact = work / f"export_guided_{key}"
-        if not cache.is_current(artifact, "guided_classifier"):
-            log(f"exporting guided_classifier {MODELS[key]['label']}, FP32 + INT8 (random weights)")
-            start = time.perf_counter()
-            export_guided(run, artifact, data)
-            cache.mark_current(artifact, "guided_classifier")
-            log(f"  took {time.perf_counter() - start:.0f} s")
+        label = f"guided_classifier {MODELS[key]['label']}"
+        cache.export_unless_current(
+            artifact, "guided_classifier", label, log, export_guided, run, artifact, data
+        )
         report = json.loads((artifact / "export_report.json").read_text())
         out[key] = {
             "label": MODELS[key]["label"],

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -87,27 +86,22 @@ def setup_strips(work: pathlib.Path, log: Callable[[str], None]) -> dict[str, An
         if not (run / "best.pt").is_file():
             write_random_run(run, data, width)
         out = work / f"export_{folder}_{graph}"
-        if not cache.is_current(out, "reference_unet"):
-            log(f"exporting width {width}, graph {graph}, FP32 + INT8 (random weights)")
-            start = time.perf_counter()
-            export_run(
-                ExportOptions(
-                    run=run,
-                    out=out,
-                    int8=True,
-                    graph=graph,
-                    data=data,
-                    allow_accuracy_drop=True,  # random weights: the gate means nothing here
-                    validation_variants=2,  # 4 validation strips: enough to time, not to judge
-                    # Random weights leave the gate undecided: synthesising more samples to decide
-                    # noise took the w64 tiled export past 40 min on 2 loaded cores.
-                    max_extensions=0,
-                    calibration_count=4,
-                    methods=("minmax",),
-                )
-            )
-            cache.mark_current(out, "reference_unet")
-            log(f"  took {time.perf_counter() - start:.0f} s")
+        options = ExportOptions(
+            run=run,
+            out=out,
+            int8=True,
+            graph=graph,
+            data=data,
+            allow_accuracy_drop=True,  # random weights: the gate means nothing here
+            validation_variants=2,  # 4 validation strips: enough to time, not to judge
+            # Random weights leave the gate undecided: synthesising more samples to decide
+            # noise took the w64 tiled export past 40 min on 2 loaded cores.
+            max_extensions=0,
+            calibration_count=4,
+            methods=("minmax",),
+        )
+        label = f"width {width}, graph {graph}"
+        cache.export_unless_current(out, "reference_unet", label, log, export_run, options)
         report = json.loads((out / "export_report.json").read_text())
         artifacts[f"w{width}_{graph}"] = {"out": str(out), "graph": report["graph"], "report": report}
     return {"data": str(data), "strips": str(strips), "seed_onnx": str(seed_onnx), "artifacts": artifacts}

@@ -46,3 +46,21 @@ def test_an_artifact_is_current_only_for_the_code_that_built_it(tmp_path, monkey
         cache.mark_current(out, "reference_unet")
         changed.write_text(changed.read_text() + "\n# changed\n")
         assert not cache.is_current(out, "reference_unet"), changed
+
+
+def test_export_unless_current_exports_once_per_code(tmp_path, monkeypatch) -> None:
+    cache = _cache(monkeypatch, _package(tmp_path))
+    out = tmp_path / "export"
+    calls, logged = [], []
+
+    def export(folder: pathlib.Path, tag: str) -> None:
+        calls.append(tag)
+        folder.mkdir(exist_ok=True)
+        (folder / "model_int8.onnx").write_bytes(b"graph")
+
+    for _ in range(2):
+        cache.export_unless_current(out, "reference_unet", "width 16", logged.append, export, out, "w16")
+    assert calls == ["w16"]  # the second call found it current
+    assert logged[0] == "exporting width 16, FP32 + INT8 (random weights)"
+    assert logged[1].startswith("  took ")
+    assert cache.is_current(out, "reference_unet")
