@@ -21,8 +21,6 @@ from defectkit.errors import (
 from defectkit.image_runtime import Classification, ImageClassifier, decode_image, read_image
 from defectkit.runtime import (
     ArtifactSession,
-    Inspection,
-    Inspector,
     Model,
     Region,
     native_info,
@@ -30,6 +28,7 @@ from defectkit.runtime import (
     read_artifact_metadata,
     read_strip,
 )
+from defectkit.strip_runtime import Inspection, Inspector
 
 __all__ = [
     "ArtifactSession",
