@@ -8,6 +8,7 @@ import contextlib
 import importlib
 import inspect
 import logging
+import os
 import signal
 import sys
 import threading
@@ -93,8 +94,13 @@ def stop_on_sigterm(command: str | None) -> Iterator[None]:
         yield  # only the main thread may set signal handlers
         return
     name = f"defectkit {command}" if command else "defectkit"
+    owner = os.getpid()
 
     def stop(signum: int, _frame: object) -> None:
+        if os.getpid() != owner:  # a forked child (a DataLoader worker) ends as it did before
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         print(f"{name}: stopped by {signal.Signals(signum).name}", file=sys.stderr, flush=True)
         raise SystemExit(128 + signum)
 

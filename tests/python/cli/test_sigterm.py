@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import signal
 import subprocess
@@ -54,3 +55,44 @@ def test_main_puts_the_previous_handler_back() -> None:
     before = signal.getsignal(signal.SIGTERM)
     assert main(["info"]) == 0
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+# A command whose forked child (as a DataLoader worker is) is stopped first: the child ends by
+# the signal as before, silently; the command itself still unwinds on its own SIGTERM.
+_FORKING_COMMAND = textwrap.dedent(
+    """
+    import importlib, multiprocessing, sys, time, types
+    cli = importlib.import_module("defectkit.cli.main")
+
+    def run(args):
+        child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+        child.start()
+        print(child.pid, flush=True)
+        child.join()
+        print(child.exitcode, flush=True)
+        time.sleep(60)
+
+    cli._load = lambda name: types.SimpleNamespace(run=run, add_arguments=lambda parser: None)
+    sys.exit(cli.main(["info"]))
+    """
+)
+
+
+def test_a_forked_child_ends_by_the_signal_and_the_command_still_unwinds(tmp_path: pathlib.Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", _FORKING_COMMAND],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        child = int(process.stdout.readline())
+        os.kill(child, signal.SIGTERM)
+        assert int(process.stdout.readline()) == -signal.SIGTERM  # killed by the signal, as before
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert stderr.count("stopped by SIGTERM") == 1, stderr  # the command's, not the child's
