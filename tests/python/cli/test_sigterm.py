@@ -30,14 +30,15 @@ _COMMAND = textwrap.dedent(
 )
 
 
-def test_sigterm_removes_the_temporary_folder_and_exits_143(tmp_path: pathlib.Path) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-c", _COMMAND],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
+def _start(script: str, folder: pathlib.Path) -> subprocess.Popen:
+    """``script`` in a fresh interpreter, its output read line by line."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=folder
     )
+
+
+def test_sigterm_removes_the_temporary_folder_and_exits_143(tmp_path: pathlib.Path) -> None:
+    process = _start(_COMMAND, tmp_path)
     try:
         line = process.stdout.readline().strip()
         folder = pathlib.Path(line)
@@ -79,13 +80,7 @@ _FORKING_COMMAND = textwrap.dedent(
 
 
 def test_a_forked_child_ends_by_the_signal_and_the_command_still_unwinds(tmp_path: pathlib.Path) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-c", _FORKING_COMMAND],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-    )
+    process = _start(_FORKING_COMMAND, tmp_path)
     try:
         child = int(process.stdout.readline())
         os.kill(child, signal.SIGTERM)
