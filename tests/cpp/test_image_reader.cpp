@@ -42,15 +42,6 @@ std::string temp_file(const std::string& name, const Bytes& bytes) {
   return path;
 }
 
-class RemoveTempDir : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(temp_dir(), ignored);
-  }
-};
-::testing::Environment* const kRemoveTempDir = ::testing::AddGlobalTestEnvironment(new RemoveTempDir);
-
 // What the reader must return at (channel, row, column).
 using ExpectedFn = std::function<int(int c, int y, int x)>;
 

@@ -47,16 +47,6 @@ std::string temp_path(const std::string& name) {
   return (temp_dir() / name).string();
 }
 
-// CTest runs each test in its own process: each removes its own folder.
-class RemoveTempDir : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(temp_dir(), ignored);
-  }
-};
-::testing::Environment* const kRemoveTempDir = ::testing::AddGlobalTestEnvironment(new RemoveTempDir);
-
 uint32_t bits_of(float v) {
   uint32_t u;
   std::memcpy(&u, &v, sizeof u);
