@@ -242,12 +242,17 @@ int main(int argc, char** argv) {
     tiled.graph = "tiled";
     dt::ArtifactSpec patch_v2 = patch;
     patch_v2.format_version = 2;
+    std::filesystem::path scratch;
     for (const auto& [spec, name] :
          {std::pair{patch, "patch.onnx"}, std::pair{tiled, "tiled.onnx"}, std::pair{patch_v2, "patch_v2.onnx"}}) {
       // write_artifact writes under its temp folder; copy it into DIR.
-      std::ifstream in(dt::write_artifact(spec, name), std::ios::binary);
+      const std::string written = dt::write_artifact(spec, name);
+      scratch = std::filesystem::path(written).parent_path();
+      std::ifstream in(written, std::ios::binary);
       std::ofstream(dir + "/" + name, std::ios::binary) << in.rdbuf();
     }
+    std::error_code ignored;
+    std::filesystem::remove_all(scratch, ignored);  // the temp folder, not left in /tmp
     dt::write_session_artifact(dir + "/session.onnx");
     std::ofstream list(dir + "/strips.txt");
     std::ofstream expected(dir + "/expected_patch.txt");
