@@ -136,8 +136,11 @@ OP_GROUPS = {
 }  # fmt: skip
 
 
-def ort_profile(artifact: str, threads: int, runs: int, image_size: int | None = None) -> dict[str, Any]:
-    """Per-operator time of one artifact under ONNX Runtime's profiler (Python API, same threads).
+def ort_profile(
+    artifact: str, threads: int, runs: int, image_size: int | None = None, warmup: int = 1
+) -> dict[str, Any]:
+    """Per-operator time of one artifact under ONNX Runtime's profiler (Python API, same threads):
+    ``warmup`` untimed runs, then ``runs`` whose kernels and wall time are reported per run.
 
     ``image_size``: a guided_classifier artifact, fed one random uint8 (1, S, S, 3) image.
     """
@@ -157,29 +160,35 @@ def ort_profile(artifact: str, threads: int, runs: int, image_size: int | None =
         if len(shape) == 4 and not isinstance(session.get_inputs()[0].shape[1], int):
             shape[1] = 3
         x = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
-    for _ in range(runs + 1):  # the first run is a warm-up: its kernels are left out below
-        session.run(None, {session.get_inputs()[0].name: x})
+    feed = {session.get_inputs()[0].name: x}
+    for _ in range(warmup):  # their kernels are left out below
+        session.run(None, feed)
+    start = time.perf_counter()
+    for _ in range(runs):
+        session.run(None, feed)
+    wall_ms = (time.perf_counter() - start) * 1e3 / runs
     profile = pathlib.Path(session.end_profiling())
     events = json.loads(profile.read_text())
     starts = sorted(e["ts"] for e in events if e.get("name") == "model_run")
-    after_warmup = starts[1] if len(starts) > 1 else 0
+    first_timed = starts[warmup]
     per_op: dict[str, float] = {}
-    total = 0.0
     for event in events:
-        if event.get("ts", 0) < after_warmup:
+        if event.get("ts", 0) < first_timed:
             continue
         if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
             op = event.get("args", {}).get("op_name", "?")
-            per_op[op] = per_op.get(op, 0.0) + event["dur"]
-            total += event["dur"]
+            per_op[op] = per_op.get(op, 0.0) + event["dur"] / 1e3 / runs  # ms per timed run
     profile.unlink()
+    total = sum(per_op.values())
     ranked = sorted(per_op.items(), key=lambda kv: -kv[1])
+    group_ms = {group: sum(per_op.get(op, 0.0) for op in ops) for group, ops in OP_GROUPS.items()}
     return {
         "artifact": artifact,
-        "runs": runs + 1,
-        "kernel_ms_per_run": total / 1e3 / (runs + 1),
-        "ops": [
-            {"op": op, "share": us / total, "ms_per_run": us / 1e3 / (runs + 1)} for op, us in ranked[:8]
-        ],
-        "groups": {group: sum(per_op.get(op, 0.0) for op in ops) / total for group, ops in OP_GROUPS.items()},
+        "runs": runs,
+        "warmup": warmup,
+        "kernel_ms_per_run": total,
+        "wall_ms_per_run": wall_ms,
+        "ops": [{"op": op, "share": ms / total, "ms_per_run": ms} for op, ms in ranked[:8]],
+        "groups": {group: ms / total for group, ms in group_ms.items()},
+        "group_ms_per_run": group_ms,
     }

@@ -25,7 +25,6 @@ import pathlib
 import random
 import subprocess
 import sys
-import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # benchmarks/
@@ -35,44 +34,15 @@ TARGET = 2.5
 
 def profile(artifact: pathlib.Path, threads: int, runs: int) -> dict:
     """Kernel ms per run by group, and the wall ms per run, of one artifact (this process)."""
-    import numpy as np
-    import onnxruntime as ort
-    from benchmarks.machine import OP_GROUPS
+    from benchmarks.machine import ort_profile
 
-    from defectkit.benchmarking import pin_to_cores
-
-    pin_to_cores(threads)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.enable_profiling = True
-    options.profile_file_prefix = f"/tmp/gemm_ceiling_{artifact.stem}"
-    session = ort.InferenceSession(str(artifact), options, providers=["CPUExecutionProvider"])
-    image = np.random.default_rng(0).integers(0, 256, (1, 224, 224, 3), dtype=np.uint8)
-    feed = {session.get_inputs()[0].name: image}
-    for _ in range(3):  # warm-up, left out below
-        session.run(None, feed)
-    start = time.perf_counter()
-    for _ in range(runs):
-        session.run(None, feed)
-    wall_ms = (time.perf_counter() - start) * 1e3 / runs
-    path = pathlib.Path(session.end_profiling())
-    events = json.loads(path.read_text())
-    path.unlink()
-    first_timed = sorted(e["ts"] for e in events if e.get("name") == "model_run")[3]
-    groups = {"gemm": 0.0, "qdq": 0.0, "other": 0.0}
-    for event in events:
-        if event.get("ts", 0) < first_timed or event.get("cat") != "Node":
-            continue
-        if not event.get("name", "").endswith("_kernel_time"):
-            continue
-        op = event["args"]["op_name"]
-        group = "other"
-        if op in OP_GROUPS["int8 GEMM/conv"] or op in OP_GROUPS["float GEMM/conv"]:
-            group = "gemm"
-        elif op in OP_GROUPS["quantize/dequantize"]:
-            group = "qdq"
-        groups[group] += event["dur"] / 1e3 / runs
-    return {"wall_ms": wall_ms, **groups, "kernel_ms": sum(groups.values())}
+    result = ort_profile(str(artifact), threads, runs, image_size=224, warmup=3)
+    groups = result["group_ms_per_run"]
+    gemm = groups["int8 GEMM/conv"] + groups["float GEMM/conv"]
+    qdq = groups["quantize/dequantize"]
+    kernel = result["kernel_ms_per_run"]
+    return {"wall_ms": result["wall_ms_per_run"], "gemm": gemm, "qdq": qdq, "other": kernel - gemm - qdq,
+            "kernel_ms": kernel}  # fmt: skip
 
 
 def in_fresh_process(artifact: pathlib.Path, threads: int, runs: int) -> dict:
