@@ -26,6 +26,8 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
 
+from defectkit.export.dynamic import quantize_weight_products
+
 __all__ = [
     "CALIBRATION_METHODS",
     "PORTABLE_WEIGHT_BITS",
@@ -104,6 +106,29 @@ def _named(model: onnx.ModelProto) -> onnx.ModelProto:
     return named
 
 
+def _unshared_initializers(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy where no initializer feeds more than one node. onnxsim merges equal constants (a
+    random-weight model's zero biases became one tensor shared by a convolution, 48 Adds and 25
+    LayerNorms), and the quantiser rewrites every use of a tensor it quantises for one node: the
+    Adds then read a dequantised int32 bias, which ONNX Runtime neither folds nor fuses."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    initializers = {i.name: i for i in out.graph.initializer}
+    seen: set[str] = set()
+    for node in out.graph.node:
+        for position, name in enumerate(node.input):
+            if name not in initializers:
+                continue
+            if name in seen:
+                copy = onnx.TensorProto()
+                copy.CopyFrom(initializers[name])
+                copy.name = f"{name}_{node.name}_{position}"
+                out.graph.initializer.append(copy)
+                node.input[position] = copy.name
+            seen.add(name)
+    return out
+
+
 class Calibration:
     """Activation ranges for one model, one calibration method and one set of inputs, computed
     once and reused by every quantisation that differs only in which nodes stay in float."""
@@ -112,7 +137,7 @@ class Calibration:
         self._tmp = tempfile.TemporaryDirectory(prefix="defectkit-quant-")
         folder = pathlib.Path(self._tmp.name)
         self.model_path, self.cache_path, self.method = folder / "fp32.onnx", folder / "ranges.json", method
-        onnx.save(model, self.model_path)
+        onnx.save(_unshared_initializers(model), self.model_path)
         calibrator = create_calibrator(
             self.model_path,
             None,  # calibrate every tensor the quantiser may need
@@ -131,7 +156,9 @@ class Calibration:
         weight_bits: int = PORTABLE_WEIGHT_BITS,
     ) -> onnx.ModelProto:
         """QDQ INT8 (uint8 activations, per-channel int8 weights), ``exclude`` left in float;
-        ``options``: ``op_types_to_quantize`` and ``extra_options`` (``ExportPlan.quantization``);
+        ``options`` (``ExportPlan.quantization``): ``op_types_to_quantize`` and ``extra_options`` of
+        the static quantisation, and ``dynamic_op_types`` (``MatMul``, ``Gemm``): products of an
+        activation and a weight quantised first with run-time activation scales (dynamic.py);
         ``weight_bits`` 7 (weights within +-64: exact on every x86-64 CPU) or 8 (+-127: exact only
         with AVX512-VNNI; see ``PORTABLE_WEIGHT_BITS``)."""
         if weight_bits not in WEIGHT_BITS:
@@ -145,8 +172,19 @@ class Calibration:
     def _quantize(
         self, target: pathlib.Path, exclude: Sequence[str], options: dict[str, Any], weight_bits: int
     ) -> None:
+        source, static_ops = self.model_path, options.get("op_types_to_quantize")
+        dynamic_ops = options.get("dynamic_op_types", ())
+        if dynamic_ops:  # weight products first, at run-time activation scales (dynamic.py)
+            if others := sorted(set(dynamic_ops) - {"MatMul", "Gemm"}):
+                msg = f"dynamic INT8 is for MatMul and Gemm, not {others}"
+                raise ValueError(msg)
+            source = target.with_name("dynamic.onnx")
+            quantize_weight_products(self.model_path, source, exclude, weight_bits)
+            if not static_ops:
+                source.replace(target)
+                return
         quantize_static(
-            str(self.model_path),
+            str(source),
             str(target),
             None,  # the ranges come from the cache
             quant_format=QuantFormat.QDQ,
@@ -157,7 +195,7 @@ class Calibration:
             calibrate_method=CALIBRATION_METHODS[self.method],
             nodes_to_exclude=list(exclude),
             calibration_cache_path=str(self.cache_path),
-            op_types_to_quantize=options.get("op_types_to_quantize"),
+            op_types_to_quantize=static_ops,
             extra_options=options.get("extra_options", {}),
         )
 

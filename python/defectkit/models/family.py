@@ -128,7 +128,10 @@ class ExportPlan(abc.ABC):
     def quantization(self) -> dict[str, Any]:
         """Options of ONNX Runtime's ``quantize_static`` beyond export's defaults (QDQ, per-channel
         int8 weights, uint8 activations): ``op_types_to_quantize`` (default: every op type it can)
-        and ``extra_options``. Empty by default."""
+        and ``extra_options``; and ``dynamic_op_types`` (``MatMul``, ``Gemm``): products of an
+        activation and a weight quantised first, their activations at run time (faster on ONNX
+        Runtime's CPU provider, much slower on its OpenVINO EP: export/dynamic.py). Empty by
+        default."""
         return {}
 
     @abc.abstractmethod

@@ -181,7 +181,12 @@ class ImageExportPlan(ExportPlan):
         float output.) Measured on ViT-S/14 224 (``python -m benchmarks.guided_int8``, variant
         ``gemm_float_out`` against ``export``, everything quantised; 6 interleaved rounds,
         benchmarks/results/guided_int8-vits14_224-2026-11-30-vm.md): 2.44x ONNX Runtime FP32
-        instead of 1.92x, and closer to FP32 (max probability difference 0.0006 instead of 0.0080)."""
+        instead of 1.92x, and closer to FP32 (max probability difference 0.0006 instead of 0.0080).
+
+        Not ``dynamic_op_types`` (activations quantised at run time): on the CPU provider it is
+        1.10x faster than this, but ONNX Runtime's OpenVINO EP runs it 3.8x slower than this, and
+        the EP is where ViT-S reaches 2.5x FP32 (``experiments/guided_classifier/dynamic_int8.py``,
+        docs/experiments/guided_classifier.md)."""
         return {
             "op_types_to_quantize": list(QUANTISED_OPS),
             "extra_options": {"OpTypesToExcludeOutputQuantization": list(FLOAT_OUTPUT_OPS)},
