@@ -1,21 +1,5 @@
-"""``defectkit export`` end to end on the fixture model (strip_fixture.py): files, metadata, parity
-across backends with tolerances that see real mistakes, and refusals that leave nothing behind.
-
-What each comparison is, and the tolerance enforced here (the README's parity statement):
-
-- an FP32 graph against the PyTorch computation it replaces: the tiled and patch graphs against
-  ``defectkit eval``'s sliding window; the full-frame graph, a different computation (the network
-  once over the mirror-padded strip), against its own PyTorch module: heatmap and score max
-  |diff| <= ``TORCH_PARITY``;
-- the C++ runtime against ONNX Runtime from Python, on the same artifact: <= ``NATIVE_PARITY``;
-- INT8 against FP32 of the same graph: per strip, heatmap correlation >= ``INT8_MIN_CORRELATION``
-  and mean |diff| <= ``INT8_MAX_MAE`` (the accuracy gate itself is tested in test_evidence.py
-  and test_choices.py).
-
-``test_the_tolerances_see_each_mistake`` shows, on this model, that a constant heatmap, a
-swapped tile, a 0..255 input read as 0..1, swapped channels and another model's INT8 graph
-each break them.
-"""
+"""``defectkit export`` end to end on the fixture model (strip_fixture.py): files, metadata, 7-bit
+weights, and refusals that leave nothing behind. Parity across backends: test_export_parity.py."""
 
 from __future__ import annotations
 
@@ -24,67 +8,20 @@ import json
 import pathlib
 
 import numpy as np
-import onnxruntime as ort
 import pytest
-import torch
 
 import defectkit
 from defectkit.artifact import ArtifactMetadata, read_metadata
 from defectkit.cli.main import main
-from defectkit.data.strip_io import read_strip_tifffile
 from defectkit.export.pipeline import ExportOptions, export_run
-from defectkit.models.reference_unet.export.graphs import GraphSpec, build_graph
-from defectkit.models.reference_unet.export.runner import GraphRunner
-from defectkit.models.reference_unet.sliding_window import (
-    image_score,
-    sliding_window_heatmap,
-    stitch_nearest_centre,
-)
-from defectkit.training import load_model
 
-from .strip_fixture import TORCH_PARITY
-
-NATIVE_PARITY = 1e-5
-# With 7-bit weights (export's default) this model's INT8: correlation 0.85-0.96, MAE 0.02-0.055; the
-# compare-fusion model's 0.77-0.88 (8-bit: 0.94-0.97 and 0.85-0.91); another model's correlation
-# below 0.1 and MAE 0.12-0.18; a constant heatmap's MAE 0.17+.
-INT8_MIN_CORRELATION = 0.7
-INT8_MAX_MAE = 0.08
-QUICK = dict(methods=("minmax", "percentile"), max_extensions=0, allow_accuracy_drop=True)
-
-
-def _export(run: pathlib.Path, out: pathlib.Path, **options) -> dict:
-    # A random network scores near chance: its INT8 may pass the gate or not; the gate is tested apart.
-    return export_run(ExportOptions(run=run, out=out, **{**QUICK, **options}))
+from .parity import QUICK, export_quick, fixture_strips, ort_heatmap
 
 
 @pytest.fixture(scope="module")
 def auto(fixture_run, tmp_path_factory) -> tuple[pathlib.Path, dict]:
     out = tmp_path_factory.mktemp("auto")
-    return out, _export(fixture_run.run, out, int8=True)
-
-
-@pytest.fixture(scope="module")
-def tiled(fixture_run, tmp_path_factory) -> pathlib.Path:
-    out = tmp_path_factory.mktemp("tiled")
-    _export(fixture_run.run, out, int8=True, graph="tiled")
-    return out
-
-
-def _strips(fixture_run) -> list[np.ndarray]:
-    return [read_strip_tifffile(p) for p in fixture_run.test_paths]  # (4, H, W): the ROI channel ignored
-
-
-def _ort(path: pathlib.Path, strip: np.ndarray) -> tuple[np.ndarray, float]:
-    heatmap, score = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
-        None, {"strip": strip[None]}
-    )
-    return heatmap[0, 0], float(score[0])
-
-
-def _int8_close(int8: np.ndarray, fp32: np.ndarray) -> bool:
-    correlation = np.corrcoef(int8.ravel(), fp32.ravel())[0, 1]
-    return bool(correlation >= INT8_MIN_CORRELATION and np.abs(int8 - fp32).mean() <= INT8_MAX_MAE)
+    return out, export_quick(fixture_run.run, out, int8=True)
 
 
 def test_writes_both_artifacts_and_a_report_of_every_candidate(auto) -> None:
@@ -116,9 +53,9 @@ def test_writes_both_artifacts_and_a_report_of_every_candidate(auto) -> None:
 
 def test_artifacts_run_in_plain_onnxruntime(auto, fixture_run) -> None:
     out, _ = auto
-    strip = _strips(fixture_run)[0]
+    strip = fixture_strips(fixture_run)[0]
     for name in ("model_fp32.onnx", "model_int8.onnx"):
-        heatmap, _ = _ort(out / name, strip)
+        heatmap, _ = ort_heatmap(out / name, strip)
         assert heatmap.shape == strip.shape[1:]
         assert heatmap.min() >= 0.0 and heatmap.max() <= 1.0
 
@@ -194,7 +131,7 @@ def test_int8_weights_are_7_bit_so_every_x86_cpu_computes_the_same(auto, fixture
     assert read_metadata(out / "model_fp32.onnx").int8_weight_bits is None
     if defectkit._native.cpu_sums_int8_products_exactly():  # elsewhere export refuses 8 (test_options.py)
         eight = dict(graph="full_frame", methods=("minmax",), int8_weight_bits=8)
-        _export(fixture_run.run, tmp_path, int8=True, **eight)
+        export_quick(fixture_run.run, tmp_path, int8=True, **eight)
         assert largest_int8_weight(onnx.load(tmp_path / "model_int8.onnx")) == 127
         assert defectkit.read_artifact_metadata(tmp_path / "model_int8.onnx").int8_weight_bits == 8
 
@@ -207,194 +144,8 @@ def test_int8_weights_beyond_the_declared_range_are_not_written(fixture_run, tmp
 
     monkeypatch.setattr(pipeline, "WEIGHT_LIMITS", {7: 63, 8: 127})
     with pytest.raises(Error, match="INT8 weights reach 64, beyond the 7-bit range it declares"):
-        _export(fixture_run.run, tmp_path / "out", int8=True, graph="full_frame", methods=("minmax",))
+        export_quick(fixture_run.run, tmp_path / "out", int8=True, graph="full_frame", methods=("minmax",))
     assert not list((tmp_path / "out").glob("*.onnx"))
-
-
-def test_tiled_fp32_is_evals_sliding_window_in_every_backend(tiled, fixture_run) -> None:
-    model, info = load_model(fixture_run.run)
-    native = defectkit.Inspector(tiled / "model_fp32.onnx")
-    for path, strip in zip(fixture_run.test_paths, _strips(fixture_run), strict=True):
-        expected = sliding_window_heatmap(model, strip[:3] / 255.0, patch=info["patch_size"])
-        heatmap, score = _ort(tiled / "model_fp32.onnx", strip)
-        np.testing.assert_allclose(heatmap, expected, atol=TORCH_PARITY, rtol=0)
-        assert score == pytest.approx(image_score(expected), abs=TORCH_PARITY)
-        inspection = native.inspect(path)
-        np.testing.assert_allclose(inspection.heatmap, heatmap, atol=NATIVE_PARITY, rtol=0)
-        assert inspection.score == pytest.approx(score, abs=NATIVE_PARITY)
-
-
-def test_full_frame_fp32_is_its_own_pytorch_module_in_every_backend(fixture_run, tmp_path) -> None:
-    """Full frame is not the sliding window (one pass over the padded strip, no tile borders):
-    it is compared with the PyTorch module it was traced from."""
-    _export(fixture_run.run, tmp_path, graph="full_frame")
-    model, info = load_model(fixture_run.run)
-    strips = _strips(fixture_run)
-    spec = GraphSpec(
-        "full_frame", strips[0].shape[1:], patch=info["patch_size"], min_overlap=info["patch_size"] // 8
-    )
-    module = build_graph(model, spec)
-    native = defectkit.Inspector(tmp_path / "model_fp32.onnx")
-    for path, strip in zip(fixture_run.test_paths, strips, strict=True):
-        with torch.no_grad():
-            expected, expected_score = module(torch.from_numpy(strip[None, :3].copy()))
-        heatmap, score = _ort(tmp_path / "model_fp32.onnx", strip)
-        np.testing.assert_allclose(heatmap, expected[0, 0].numpy(), atol=TORCH_PARITY, rtol=0)
-        assert score == pytest.approx(float(expected_score[0]), abs=TORCH_PARITY)
-        np.testing.assert_allclose(native.inspect(path).heatmap, heatmap, atol=NATIVE_PARITY, rtol=0)
-        window = sliding_window_heatmap(model, strip[:3] / 255.0, patch=info["patch_size"])
-        assert np.abs(heatmap - window).max() > TORCH_PARITY  # truly another computation on this model
-
-
-def test_int8_is_this_models_int8_and_native_agrees(tiled, fixture_run) -> None:
-    native = defectkit.Inspector(tiled / "model_int8.onnx")
-    for path, strip in zip(fixture_run.test_paths, _strips(fixture_run), strict=True):
-        q, _ = _ort(tiled / "model_int8.onnx", strip)
-        f, _ = _ort(tiled / "model_fp32.onnx", strip)
-        assert _int8_close(q, f)
-        np.testing.assert_allclose(native.inspect(path).heatmap, q, atol=NATIVE_PARITY, rtol=0)
-
-
-def test_int8_score_is_the_box_filter_of_the_heatmap_it_returns(fixture_run, tmp_path) -> None:
-    """The score a line thresholds is ``image_score`` of the artifact's own heatmap in float, not
-    that box mean rounded again to the heatmap's 8-bit scale (a step of ~1/255: the filter ran as
-    QLinearAveragePool before ``score_filter`` kept it float). The INT8 candidate with no float
-    island, where nothing else keeps the filter float."""
-    from defectkit.export.pipeline import _Exporter
-
-    exporter = _Exporter(ExportOptions(run=fixture_run.run, out=tmp_path, int8=True, max_extensions=0))
-    try:
-        model = exporter.int8_candidate(exporter.fp32_candidate("full_frame"), "minmax", ()).model
-    finally:
-        exporter.close()
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    for strip in _strips(fixture_run):
-        heatmap, score = session.run(None, {"strip": strip[None]})
-        assert float(score[0]) == pytest.approx(image_score(heatmap[0, 0], box=GraphSpec.box), abs=1e-6)
-
-
-def test_the_tolerances_see_each_mistake(tiled, fixture_run, fixture_data, tmp_path) -> None:
-    """Each mistake the parity tests guard against breaks their tolerance on this model."""
-    from .strip_fixture import write_fixture_run
-
-    model, info = load_model(fixture_run.run)
-    patch = info["patch_size"]
-    other = write_fixture_run(tmp_path / "other", fixture_data, seed=6)
-    _export(other.run, tmp_path / "other_artifact", int8=True, graph="tiled", methods=("minmax",))
-    for strip in _strips(fixture_run):
-        correct = sliding_window_heatmap(model, strip[:3] / 255.0, patch=patch)
-        fp32, _ = _ort(tiled / "model_fp32.onnx", strip)
-        assert not _int8_close(np.full_like(fp32, 0.46), fp32)  # a constant heatmap
-        assert not _int8_close(_ort(tmp_path / "other_artifact" / "model_int8.onnx", strip)[0], fp32)
-        unscaled = sliding_window_heatmap(model, strip[:3], patch=patch)  # 0..255 taken as 0..1
-        assert np.abs(unscaled - correct).max() > 100 * TORCH_PARITY
-        swapped = sliding_window_heatmap(model, strip[[1, 0, 2]] / 255.0, patch=patch)  # target <-> ref1
-        assert np.abs(swapped - correct).max() > 100 * TORCH_PARITY
-        ys, xs = GraphSpec("tiled", strip.shape[1:], patch, patch // 8).positions
-        tiles = np.stack([correct[y : y + patch, x : x + patch] for y in ys for x in xs])
-        # Tiles cut from the stitched map agree where they own pixels; recompute the true tiles:
-        with torch.no_grad():
-            x = torch.from_numpy(
-                np.stack([strip[:3, y : y + patch, c : c + patch] / 255.0 for y in ys for c in xs])
-            )
-            tiles = model.defect_probability(x.float()).numpy()
-        order = list(range(len(tiles)))
-        order[0], order[1] = order[1], order[0]  # the first two tiles swapped
-        mixed = stitch_nearest_centre(tiles[order], ys, xs, *strip.shape[1:])
-        assert np.abs(mixed - correct).max() > 100 * TORCH_PARITY
-
-
-def test_patch_graph_serves_strips_of_any_size_through_the_native_runtime(fixture_run, tmp_path) -> None:
-    export_run(ExportOptions(run=fixture_run.run, out=tmp_path, graph="patch", max_extensions=0))
-    model, info = load_model(fixture_run.run)
-    inspector = defectkit.Inspector(tmp_path / "model_fp32.onnx")
-    strip = _strips(fixture_run)[0][:, :150, :]  # not the training size
-    expected = sliding_window_heatmap(model, strip[:3] / 255.0, patch=info["patch_size"])
-    inspection = inspector.inspect(np.ascontiguousarray(strip))
-    np.testing.assert_allclose(inspection.heatmap, expected, atol=TORCH_PARITY, rtol=0)
-
-
-def test_patch_artifacts_native_tiling_equals_onnxruntime_from_python(fixture_run, tmp_path) -> None:
-    """FP32 and INT8 patch artifacts: C++ tiling, batching and stitching vs ORT from Python with
-    the Python tiling and stitching, on the same strips."""
-    _export(fixture_run.run, tmp_path, graph="patch", int8=True, methods=("minmax",))
-    for name in ("model_fp32.onnx", "model_int8.onnx"):
-        tiling = read_metadata(tmp_path / name).family_section["tiling"]
-        python = GraphRunner(str(tmp_path / name), "patch", tiling["patch"], tiling["min_overlap"])
-        native = defectkit.Inspector(tmp_path / name)
-        for path, strip in zip(fixture_run.test_paths, _strips(fixture_run), strict=True):
-            heatmap, score = python.run(strip)
-            inspection = native.inspect(path)
-            np.testing.assert_allclose(inspection.heatmap, heatmap, atol=NATIVE_PARITY, rtol=0)
-            assert inspection.score == pytest.approx(score, abs=NATIVE_PARITY)
-
-
-def test_compare_fusion_exports_and_agrees_across_backends(fixture_data, tmp_path) -> None:
-    """The shared-encoder model's per-scale |target - reference| minimum survives tracing,
-    simplification and INT8: PyTorch, ONNX Runtime and the C++ runtime agree on it too."""
-    from .strip_fixture import FixtureRun, write_fixture_run
-
-    run = write_fixture_run(tmp_path / "run", fixture_data, fusion="compare")
-    # Percentile: on this random model minmax's ranges are too wide (correlation 0.74-0.87).
-    _export(run.run, tmp_path / "artifact", int8=True, graph="tiled", methods=("percentile",))
-    assert load_model(run.run)[1]["config"].family_config.fusion == "compare"
-    model, info = load_model(run.run)
-    fixture = FixtureRun(fixture_data, run.run)
-    fp32_native = defectkit.Inspector(tmp_path / "artifact" / "model_fp32.onnx")
-    int8_native = defectkit.Inspector(tmp_path / "artifact" / "model_int8.onnx")
-    for path, strip in zip(fixture.test_paths, _strips(fixture), strict=True):
-        expected = sliding_window_heatmap(model, strip[:3] / 255.0, patch=info["patch_size"])
-        heatmap, _ = _ort(tmp_path / "artifact" / "model_fp32.onnx", strip)
-        np.testing.assert_allclose(heatmap, expected, atol=TORCH_PARITY, rtol=0)
-        np.testing.assert_allclose(fp32_native.inspect(path).heatmap, heatmap, atol=NATIVE_PARITY, rtol=0)
-        assert _int8_close(int8_native.inspect(path).heatmap, heatmap)
-
-
-@pytest.mark.parametrize(("input_stride", "head_stride", "readout"), [(1, 2, 0), (2, 2, 0), (1, 2, 1)])
-def test_half_resolution_networks_export_and_agree_across_backends(
-    fixture_data, tmp_path, input_stride, head_stride, readout
-) -> None:
-    """The options that leave full resolution early (the folded 6x6 stride-2 first conv, the
-    upsampled logit, block1's readout added to it) survive tracing and simplification: PyTorch,
-    ONNX Runtime and the C++ runtime agree on them as on DRAEM's network, and so does INT8 for
-    ``head_stride`` 2 (input_stride 2, rejected on accuracy, is held to FP32 parity only)."""
-    from .strip_fixture import FixtureRun, write_fixture_run
-
-    shape = {"input_stride": input_stride, "head_stride": head_stride, "readout": readout}
-    run = write_fixture_run(tmp_path / "run", fixture_data, **shape)
-    _export(run.run, tmp_path / "artifact", int8=True, graph="full_frame", methods=("percentile",))
-    model, info = load_model(run.run)
-    assert (model.config.input_stride, model.config.head_stride) == (input_stride, head_stride)
-    assert model.config.readout == readout
-    fixture = FixtureRun(fixture_data, run.run)
-    strips = _strips(fixture)
-    spec = GraphSpec(
-        "full_frame", strips[0].shape[1:], patch=info["patch_size"], min_overlap=info["patch_size"] // 8
-    )
-    module = build_graph(model, spec)
-    fp32_native = defectkit.Inspector(tmp_path / "artifact" / "model_fp32.onnx")
-    int8_native = defectkit.Inspector(tmp_path / "artifact" / "model_int8.onnx")
-    for path, strip in zip(fixture.test_paths, strips, strict=True):
-        with torch.no_grad():
-            expected, _ = module(torch.from_numpy(strip[None, :3].copy()))
-        heatmap, _ = _ort(tmp_path / "artifact" / "model_fp32.onnx", strip)
-        np.testing.assert_allclose(heatmap, expected[0, 0].numpy(), atol=TORCH_PARITY, rtol=0)
-        np.testing.assert_allclose(fp32_native.inspect(path).heatmap, heatmap, atol=NATIVE_PARITY, rtol=0)
-        if input_stride == 1:  # the folded 6x6 conv's INT8 on this random model: correlation 0.77-0.98
-            assert _int8_close(int8_native.inspect(path).heatmap, heatmap)
-
-
-def test_seed3ch_artifact_has_the_seed_layout(fixture_run, tmp_path) -> None:
-    raw_dir, seed_dir = tmp_path / "raw", tmp_path / "seed"
-    _export(fixture_run.run, raw_dir, graph="tiled")
-    _export(fixture_run.run, seed_dir, graph="tiled", output_format="seed3ch")
-    strip = _strips(fixture_run)[0][None]
-    (raw, _) = ort.InferenceSession(str(raw_dir / "model_fp32.onnx")).run(None, {"strip": strip})
-    (three, _) = ort.InferenceSession(str(seed_dir / "model_fp32.onnx")).run(None, {"strip": strip})
-    by_hand = np.zeros((1, 3, *strip.shape[2:]), np.float32)
-    by_hand[:, 0] = raw[:, 0]
-    np.testing.assert_array_equal(three, by_hand)
-    assert read_metadata(seed_dir / "model_fp32.onnx").family_section["output_format"] == "seed3ch"
 
 
 @pytest.mark.parametrize(
