@@ -185,8 +185,8 @@ class ImageExportPlan(ExportPlan):
 
         Not ``dynamic_op_types`` (activations quantised at run time): on the CPU provider it is
         1.10x faster than this, but ONNX Runtime's OpenVINO EP runs it 3.8x slower than this, and
-        the EP is where ViT-S reaches 2.5x FP32 (``experiments/guided_classifier/dynamic_int8.py``,
-        docs/experiments/guided_classifier.md)."""
+        the EP is ViT-S's fastest configuration (2.61x ONNX Runtime FP32 on an Intel Xeon, paired;
+        ``experiments/guided_classifier/dynamic_int8.py``, docs/experiments/guided_classifier.md)."""
         return {
             "op_types_to_quantize": list(QUANTISED_OPS),
             "extra_options": {"OpTypesToExcludeOutputQuantization": list(FLOAT_OUTPUT_OPS)},
